@@ -1,0 +1,15 @@
+/**
+ * The registry of subcommands, in the order `augur --help` lists them. Each entry lives in
+ * its own module under cli/.
+ *
+ * @example
+ * ```ts
+ * import { COMMANDS } from "./commands.ts";
+ * console.log(COMMANDS.map((c) => c.name));
+ * ```
+ * @module
+ */
+import type { Command } from "./command.ts";
+
+/** Every `augur` subcommand. */
+export const COMMANDS: readonly Command[] = [];

@@ -1,0 +1,85 @@
+/**
+ * The `augur` dispatcher: `augur <subcommand> [flags]`, `--help`, `--version`. Expected
+ * errors ({@linkcode AugurError}) print one line and exit with their code; anything else
+ * is a bug and prints its stack.
+ *
+ * @example
+ * ```ts
+ * import { main } from "./main.ts";
+ * const code = await main(["--version"]);
+ * ```
+ * @module
+ */
+import { AugurError, nearest, UsageError } from "../config/errors.ts";
+import { redact } from "../adapters/observability/logger.ts";
+import type { Command } from "./command.ts";
+import { COMMANDS } from "./commands.ts";
+import denoJson from "../deno.json" with { type: "json" };
+
+/** The augur version (from deno.json). */
+export const VERSION: string = denoJson.version;
+
+function topUsage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    `augur ${VERSION} — prediction-market activity into trustworthy signals`,
+    "",
+    "Usage: augur <command> [options]",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Options:",
+    "  -h, --help     show help (also: augur <command> --help)",
+    "  -V, --version  print the version",
+    "",
+    "Environment: AUGUR_CONFIG_DIR (default ./config), AUGUR_LOG_LEVEL (debug|info|warn|error)",
+  ].join("\n");
+}
+
+/** Run the CLI with `args` (without the program name); resolves to the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [first, ...rest] = args;
+  if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+    if (first === "help" && rest[0]) return main([rest[0], "--help"]);
+    console.log(topUsage());
+    return first === undefined ? 2 : 0;
+  }
+  if (first === "-V" || first === "--version") {
+    console.log(`augur ${VERSION}`);
+    return 0;
+  }
+  const command: Command | undefined = COMMANDS.find((c) => c.name === first);
+  try {
+    if (!command) {
+      const hint = nearest(first, COMMANDS.map((c) => c.name));
+      throw new UsageError(
+        first.startsWith("-")
+          ? `unknown option "${first}"`
+          : `unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ""}`,
+      );
+    }
+    if (rest.includes("--help") || rest.includes("-h")) {
+      console.log(command.usage);
+      return 0;
+    }
+    return await command.run(rest);
+  } catch (error) {
+    return reportError(error, command);
+  }
+}
+
+/** Print an error the way the CLI does and return its exit code. */
+export function reportError(error: unknown, command?: Command): number {
+  if (error instanceof AugurError) {
+    console.error(`augur: ${redact(error.message)}`);
+    if (error instanceof UsageError) {
+      console.error(command ? `\n${command.usage}` : `\n${topUsage()}`);
+    }
+    return error.exitCode;
+  }
+  console.error(
+    `augur: internal error: ${redact(error instanceof Error ? error.stack ?? error.message : String(error))}`,
+  );
+  return 1;
+}
