@@ -185,14 +185,22 @@ export class MetricsRegistry {
 
   /** Get or create a counter. */
   counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
-    return this.#getOrCreate(name, "counter", labelNames, () =>
-      new Counter(name, help, labelNames, "counter")) as Counter;
+    return this.#getOrCreate(
+      name,
+      "counter",
+      labelNames,
+      () => new Counter(name, help, labelNames, "counter"),
+    ) as Counter;
   }
 
   /** Get or create a gauge. */
   gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
-    return this.#getOrCreate(name, "gauge", labelNames, () =>
-      new Gauge(name, help, labelNames, "gauge")) as Gauge;
+    return this.#getOrCreate(
+      name,
+      "gauge",
+      labelNames,
+      () => new Gauge(name, help, labelNames, "gauge"),
+    ) as Gauge;
   }
 
   /** Get or create a histogram. */
@@ -203,8 +211,12 @@ export class MetricsRegistry {
     options: { buckets?: readonly number[] } = {},
   ): Histogram {
     const buckets = [...(options.buckets ?? DEFAULT_BUCKETS)].sort((a, b) => a - b);
-    return this.#getOrCreate(name, "histogram", labelNames, () =>
-      new Histogram(name, help, labelNames, buckets)) as Histogram;
+    return this.#getOrCreate(
+      name,
+      "histogram",
+      labelNames,
+      () => new Histogram(name, help, labelNames, buckets),
+    ) as Histogram;
   }
 
   /** Look up a collector by name. */
