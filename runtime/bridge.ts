@@ -1,0 +1,172 @@
+/**
+ * The bridge: the spine of competing-consumer workers (context, store, websocket,
+ * dual-write). subscribe → decode/validate → transform (zero or more outputs) → publish →
+ * ack the input only after every output is persisted.
+ *
+ * - Bounded in-flight (`maxInFlight`), ordered per key (`Augur-Key` header, else subject):
+ *   at most one message per key in flight.
+ * - Decode errors → dead letter `reason="decode"` (acked; the stream keeps flowing).
+ * - Transform errors → retried in place with backoff up to `maxRetries`, then dead letter
+ *   `reason="transform"` — never nak'd, which would reorder.
+ * - Publish errors (bus down) → retried with backoff until it works or the drain starts;
+ *   the input stays unacked, so the bus redelivers it later. Nothing is lost or skipped.
+ *
+ * @example
+ * ```ts
+ * import { runBridge } from "./bridge.ts";
+ * import type { EventBus } from "../adapters/bus/types.ts";
+ * declare const bus: EventBus;
+ * const controller = new AbortController();
+ * await runBridge(bus, {
+ *   decode: (d) => JSON.parse(new TextDecoder().decode(d.payload)),
+ *   transform: () => [],
+ * }, { pattern: "augur.signals", group: "context", worker: "context", signal: controller.signal });
+ * ```
+ * @module
+ */
+import { type Delivery, HEADER, type OutgoingMessage } from "../adapters/bus/types.ts";
+import type { EventBus } from "../adapters/bus/types.ts";
+import { createLogger, type Logger } from "../adapters/observability/logger.ts";
+import { defaultRegistry, type MetricsRegistry } from "../adapters/observability/metrics.ts";
+import type { Tracing } from "../adapters/observability/tracing.ts";
+import { workerMetrics } from "./worker_metrics.ts";
+import { abortableSleep } from "./sleep.ts";
+
+/** What the bridge runs per message. */
+export interface BridgeStage<I> {
+  /** Parse and validate; throw to dead-letter the message as undecodable. */
+  decode(delivery: Delivery): I;
+  /** Produce the outputs (may be async, may write to a store). Throw to retry. */
+  transform(input: I, delivery: Delivery): OutgoingMessage[] | Promise<OutgoingMessage[]>;
+}
+
+/** Options of {@linkcode runBridge}. */
+export interface BridgeOptions {
+  /** Input subject pattern. */
+  readonly pattern: string;
+  /** Durable / consumer group name. */
+  readonly group: string;
+  /** Worker kind (metrics, spans, dead-letter headers). */
+  readonly worker: string;
+  /** Stops pulling when aborted; in-flight messages finish, then the promise resolves. */
+  readonly signal: AbortSignal;
+  readonly replicaId?: string;
+  /** Messages processed concurrently (distinct keys). Default 64. */
+  readonly maxInFlight?: number;
+  /** Transform attempts before dead-lettering. Default 5. */
+  readonly maxRetries?: number;
+  /** Backoff between attempts, last value repeats. Default [100, 1000, 5000] ms. */
+  readonly retryBackoffMs?: readonly number[];
+  readonly registry?: MetricsRegistry;
+  readonly logger?: Logger;
+  readonly tracing?: Tracing;
+}
+
+/** Run the bridge until `options.signal` aborts and every in-flight message settled. */
+export async function runBridge<I>(
+  bus: EventBus,
+  stage: BridgeStage<I>,
+  options: BridgeOptions,
+): Promise<void> {
+  const registry = options.registry ?? defaultRegistry;
+  const logger = options.logger ?? createLogger({ component: "bridge" });
+  const metrics = workerMetrics(registry);
+  const labels = { kind: options.worker };
+  const maxInFlight = options.maxInFlight ?? 64;
+  const backoff = options.retryBackoffMs ?? [100, 1000, 5000];
+  const maxRetries = options.maxRetries ?? 5;
+  const subscription = bus.subscribe(options.pattern, options.group, { worker: options.worker });
+  const stopOnAbort = () => void subscription.stop();
+  options.signal.addEventListener("abort", stopOnAbort, { once: true });
+  if (options.signal.aborted) stopOnAbort();
+
+  const tails = new Map<string, Promise<void>>();
+  const inFlight = new Set<Promise<void>>();
+  let slotFreed: (() => void) | undefined;
+
+  const sleep = (ms: number) => abortableSleep(ms, options.signal);
+
+  const handle = async (delivery: Delivery): Promise<void> => {
+    let input: I;
+    try {
+      input = stage.decode(delivery);
+    } catch (error) {
+      logger.warn("undecodable message dead-lettered", {
+        subject: delivery.subject,
+        position: delivery.position,
+        error: (error as Error).message,
+      });
+      await delivery.deadLetter("decode");
+      return;
+    }
+    let outputs: OutgoingMessage[] | undefined;
+    for (let attempt = 1; outputs === undefined; attempt++) {
+      const started = performance.now();
+      try {
+        const run = () => Promise.resolve(stage.transform(input, delivery));
+        outputs = options.tracing
+          ? await options.tracing.span(
+            "transform",
+            {
+              "augur.worker": options.worker,
+              "augur.replica": options.replicaId ?? "",
+              "messaging.destination": delivery.subject,
+            },
+            run,
+            delivery.headers,
+          )
+          : await run();
+        metrics.transformSeconds.observe(labels, (performance.now() - started) / 1000);
+      } catch (error) {
+        metrics.transformSeconds.observe(labels, (performance.now() - started) / 1000);
+        if (attempt >= maxRetries || options.signal.aborted) {
+          if (options.signal.aborted && attempt < maxRetries) return; // redelivered later
+          logger.error("transform failed; dead-lettered", {
+            subject: delivery.subject,
+            attempts: attempt,
+            error: (error as Error).message,
+          });
+          await delivery.deadLetter("transform");
+          return;
+        }
+        metrics.retries.inc({ kind: options.worker, stage: "transform" });
+        logger.warn("transform failed; retrying", { attempt, error: (error as Error).message });
+        await sleep(backoff[Math.min(attempt - 1, backoff.length - 1)]);
+      }
+    }
+    for (let attempt = 1;; attempt++) {
+      try {
+        if (outputs.length) await bus.publishBatch(outputs);
+        break;
+      } catch (error) {
+        if (options.signal.aborted) return; // unacked: the bus redelivers it
+        metrics.retries.inc({ kind: options.worker, stage: "publish" });
+        logger.warn("publish failed; retrying", { attempt, error: (error as Error).message });
+        await sleep(backoff[Math.min(attempt - 1, backoff.length - 1)]);
+      }
+    }
+    await delivery.ack();
+    metrics.processed.inc(labels);
+  };
+
+  for await (const delivery of subscription) {
+    while (inFlight.size >= maxInFlight) {
+      await new Promise<void>((resolve) => slotFreed = resolve);
+    }
+    const key = delivery.headers[HEADER.key] ?? delivery.subject;
+    const previous = tails.get(key) ?? Promise.resolve();
+    const task: Promise<void> = previous.then(() => handle(delivery)).catch((error) => {
+      logger.error("message handling failed", { error: (error as Error).message });
+    }).finally(() => {
+      inFlight.delete(task);
+      if (tails.get(key) === task) tails.delete(key);
+      slotFreed?.();
+      slotFreed = undefined;
+    });
+    tails.set(key, task);
+    inFlight.add(task);
+    if (options.signal.aborted) break;
+  }
+  await Promise.all(inFlight);
+  options.signal.removeEventListener("abort", stopOnAbort);
+}
