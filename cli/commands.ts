@@ -10,6 +10,13 @@
  * @module
  */
 import type { Command } from "./command.ts";
+import { lockCommand } from "./lock.ts";
+import { configCommand } from "./config_check.ts";
+import { workersCommand } from "./workers.ts";
 
 /** Every `augur` subcommand. */
-export const COMMANDS: readonly Command[] = [];
+export const COMMANDS: readonly Command[] = [
+  lockCommand,
+  configCommand,
+  workersCommand,
+];

@@ -30,18 +30,53 @@ function topUsage(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
     "Options:",
-    "  -h, --help     show help (also: augur <command> --help)",
-    "  -V, --version  print the version",
+    "  -h, --help      show help (also: augur <command> --help)",
+    "  -V, --version   print the version",
+    "  --config DIR    configuration directory for the command (default: $AUGUR_CONFIG_DIR",
+    "                  or ./config); also accepted after the command",
     "",
     "Environment: AUGUR_CONFIG_DIR (default ./config), AUGUR_LOG_LEVEL (debug|info|warn|error)",
   ].join("\n");
 }
 
+const TOP_OPTIONS = ["--help", "--version", "--config"];
+
+/**
+ * Split a leading global `--config DIR` (or `--config=DIR`) off `args`. It is handed to the
+ * subcommand as a trailing `--config DIR`, so `augur --config DIR config check` and
+ * `augur config check --config DIR` mean the same.
+ */
+function splitGlobalConfig(args: string[]): { rest: string[]; config: string[] } {
+  let rest = args;
+  let config: string[] = [];
+  while (rest.length > 0) {
+    const head = rest[0];
+    if (head === "--config") {
+      if (rest[1] === undefined || rest[1].startsWith("-")) {
+        throw new UsageError('option "--config" needs a value');
+      }
+      config = ["--config", rest[1]];
+      rest = rest.slice(2);
+    } else if (head.startsWith("--config=")) {
+      config = ["--config", head.slice("--config=".length)];
+      rest = rest.slice(1);
+    } else break;
+  }
+  return { rest, config };
+}
+
 /** Run the CLI with `args` (without the program name); resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const [first, ...rest] = args;
+  let split: { rest: string[]; config: string[] };
+  try {
+    split = splitGlobalConfig(args);
+  } catch (error) {
+    return reportError(error);
+  }
+  const [first, ...tail] = split.rest;
+  const rest = [...tail, ...split.config];
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
-    if (first === "help" && rest[0]) return main([rest[0], "--help"]);
+    if (first === "help" && tail[0]) return main([tail[0], "--help"]);
     console.log(topUsage());
     return first === undefined ? 2 : 0;
   }
@@ -52,14 +87,16 @@ export async function main(args: string[]): Promise<number> {
   const command: Command | undefined = COMMANDS.find((c) => c.name === first);
   try {
     if (!command) {
+      if (first.startsWith("-")) {
+        const hint = first.startsWith("--") ? nearest(first.split("=")[0], TOP_OPTIONS) : undefined;
+        throw new UsageError(
+          `unknown option "${first}"${hint ? ` (did you mean "${hint}"?)` : ""}`,
+        );
+      }
       const hint = nearest(first, COMMANDS.map((c) => c.name));
-      throw new UsageError(
-        first.startsWith("-")
-          ? `unknown option "${first}"`
-          : `unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ""}`,
-      );
+      throw new UsageError(`unknown command "${first}"${hint ? ` (did you mean "${hint}"?)` : ""}`);
     }
-    if (rest.includes("--help") || rest.includes("-h")) {
+    if (tail.includes("--help") || tail.includes("-h")) {
       console.log(command.usage);
       return 0;
     }
@@ -79,7 +116,9 @@ export function reportError(error: unknown, command?: Command): number {
     return error.exitCode;
   }
   console.error(
-    `augur: internal error: ${redact(error instanceof Error ? error.stack ?? error.message : String(error))}`,
+    `augur: internal error: ${
+      redact(error instanceof Error ? error.stack ?? error.message : String(error))
+    }`,
   );
   return 1;
 }

@@ -1,0 +1,111 @@
+/**
+ * The feature stage (partition-ordered): snapshot messages of a partition in, feature
+ * messages (vector + same-tick snapshot, trades, book events) out, tick markers forwarded.
+ *
+ * Duplicates (replay after restore, redelivery) are absorbed by the per-market data-time
+ * high-water mark: a snapshot at or before the market's last timestamp is skipped. With no
+ * checkpoint, a market seen for the first time is seeded from the store's latest snapshots
+ * before its current one (DESIGN §10: the store seeds state only without a checkpoint).
+ *
+ * @example
+ * ```ts
+ * import { featureStage } from "./feature_stage.ts";
+ * import { Subjects } from "../subjects.ts";
+ * const stage = featureStage({ subjects: new Subjects({ partitions: 4 }) });
+ * stage.inputSubject(1); // "augur.snapshots.1.>"
+ * ```
+ * @module
+ */
+import { HEADER, type OutgoingMessage } from "../../adapters/bus/types.ts";
+import { decode, encode, KINDS } from "../../pipeline/canonical_json.ts";
+import { type FeatureOptions, FeaturePipeline } from "../../pipeline/features.ts";
+import type { MarketSnapshot } from "../../pipeline/models.ts";
+import { type PartitionStage, PoisonError } from "../partition_runner.ts";
+import type { Subjects } from "../subjects.ts";
+import { decodeTickMark, isTickMarker, tickMarker } from "./tick_marker.ts";
+
+/** Options of {@linkcode featureStage}. */
+export interface FeatureStageOptions {
+  readonly subjects: Subjects;
+  readonly features?: Partial<FeatureOptions>;
+  /** Latest `n` stored snapshots of a market strictly before `before` (µs), ascending. */
+  readonly seed?: (marketId: string, before: number, n: number) => Promise<MarketSnapshot[]>;
+  /** Called for every input skipped as a duplicate (metrics). */
+  readonly onDuplicate?: () => void;
+}
+
+interface Checkpointed {
+  markets: Record<string, unknown>;
+}
+
+/** Build the feature stage. */
+export function featureStage(options: FeatureStageOptions): PartitionStage {
+  const { subjects } = options;
+  return {
+    kind: "feature",
+    inputSubject: (p) => subjects.partitionPattern("snapshots", p),
+    open: (partition, state) => {
+      const pipeline = new FeaturePipeline(options.features);
+      const restored = state !== null;
+      if (state) {
+        const saved = JSON.parse(new TextDecoder().decode(state)) as Checkpointed;
+        for (const [market, marketState] of Object.entries(saved.markets)) {
+          pipeline.loadState(market, marketState);
+        }
+      }
+      const seeded = new Set<string>();
+      return Promise.resolve({
+        process: async (delivery): Promise<OutgoingMessage[]> => {
+          if (isTickMarker(delivery.headers)) {
+            const mark = decodeTickMark(delivery.payload);
+            return [tickMarker(subjects.marker("features", partition), mark)];
+          }
+          let message;
+          try {
+            message = decode(delivery.payload, KINDS.snapshotMessage);
+          } catch (error) {
+            throw new PoisonError((error as Error).message, { cause: error });
+          }
+          const { snapshot } = message;
+          const market = snapshot.market_id;
+          const last = pipeline.lastTimestamp(market);
+          if (last !== null && snapshot.timestamp <= last) {
+            options.onDuplicate?.();
+            return [];
+          }
+          if (!restored && last === null && options.seed && !seeded.has(market)) {
+            seeded.add(market);
+            const size = options.features?.buffer_size ?? 500;
+            for (const old of await options.seed(market, snapshot.timestamp, size)) {
+              pipeline.update(old, null);
+            }
+          }
+          const features = pipeline.update(snapshot, {
+            bid_depth: message.bid_depth,
+            ask_depth: message.ask_depth,
+          });
+          if (!features) return [];
+          return [{
+            subject: subjects.features(partition, market),
+            payload: encode({
+              now: message.now,
+              features,
+              snapshot,
+              trades: message.trades,
+              book_events: message.book_events,
+            }, KINDS.featuresMessage),
+            headers: {
+              [HEADER.id]: `features:${market}:${features.computed_at}`,
+              [HEADER.key]: market,
+            },
+          }];
+        },
+        checkpoint: () => {
+          const markets: Record<string, unknown> = {};
+          for (const market of pipeline.markets()) markets[market] = pipeline.state(market);
+          return new TextEncoder().encode(JSON.stringify({ markets }));
+        },
+      });
+    },
+  };
+}
