@@ -13,9 +13,11 @@ import type { Command } from "./command.ts";
 import { lockCommand } from "./lock.ts";
 import { configCommand } from "./config_check.ts";
 import { workersCommand } from "./workers.ts";
+import { runCommandSpec } from "./run.ts";
 
 /** Every `augur` subcommand. */
 export const COMMANDS: readonly Command[] = [
+  runCommandSpec,
   lockCommand,
   configCommand,
   workersCommand,

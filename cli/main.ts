@@ -111,7 +111,13 @@ export function reportError(error: unknown, command?: Command): number {
   if (error instanceof AugurError) {
     console.error(`augur: ${redact(error.message)}`);
     if (error instanceof UsageError) {
-      console.error(command ? `\n${command.usage}` : `\n${topUsage()}`);
+      // A subcommand's mistake gets its usage line and a pointer to the full help; a
+      // top-level mistake gets the (short) command list.
+      console.error(
+        command
+          ? `${command.usage.split("\n")[0]}\nRun "augur ${command.name} --help" for details.`
+          : `\n${topUsage()}`,
+      );
     }
     return error.exitCode;
   }

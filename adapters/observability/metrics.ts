@@ -75,9 +75,26 @@ abstract class Collector<Series> {
     return this.labelNames.map((name) => labels[name]).join("\u0000");
   }
 
+  /** Bumped by {@linkcode reset} so bound handles re-attach to fresh series. */
+  protected generation = 0;
+
   /** Remove every series (tests, or a gauge whose label set changes). */
   reset(): void {
     this.series.clear();
+    this.generation++;
+  }
+
+  /** The series of `labels`, re-resolved after a reset (for bound handles on hot paths). */
+  protected bound(labels: Labels, init: () => Series): () => Series {
+    let gen = -1;
+    let value: Series;
+    return () => {
+      if (gen !== this.generation) {
+        value = this.entry(labels, init);
+        gen = this.generation;
+      }
+      return value;
+    };
   }
 
   /** The exposition lines of this collector, without HELP/TYPE. */
@@ -90,6 +107,26 @@ export class Counter extends Collector<{ v: number }> {
   inc(labels?: Labels, amount = 1): void {
     if (!(amount >= 0)) throw new RangeError(`counter ${this.name}: negative increment ${amount}`);
     this.entry(labels, () => ({ v: 0 })).v += amount;
+  }
+  /**
+   * A handle bound to one label set: `inc` without per-call label hashing (hot paths).
+   *
+   * @example
+   * ```ts
+   * import { MetricsRegistry } from "./metrics.ts";
+   * const c = new MetricsRegistry().counter("x_total", "X.", ["topic"]).bind({ topic: "a" });
+   * c.inc();
+   * ```
+   */
+  bind(labels?: Labels): { inc(amount?: number): void } {
+    const series = this.bound(labels ?? {}, () => ({ v: 0 }));
+    const name = this.name;
+    return {
+      inc(amount = 1) {
+        if (!(amount >= 0)) throw new RangeError(`counter ${name}: negative increment ${amount}`);
+        series().v += amount;
+      },
+    };
   }
   /** Current value for a label set (0 when never incremented). */
   get(labels?: Labels): number {
@@ -146,6 +183,31 @@ export class Histogram extends Collector<HistogramSeries> {
     for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
     s.sum += value;
     s.count++;
+  }
+  /**
+   * A handle bound to one label set: `observe` without per-call label hashing (hot paths).
+   *
+   * @example
+   * ```ts
+   * import { MetricsRegistry } from "./metrics.ts";
+   * const h = new MetricsRegistry().histogram("lag_seconds", "Lag.", ["topic"]).bind({ topic: "a" });
+   * h.observe(0.002);
+   * ```
+   */
+  bind(labels?: Labels): { observe(value: number): void } {
+    const series = this.bound(
+      labels ?? {},
+      () => ({ counts: this.buckets.map(() => 0), sum: 0, count: 0 }),
+    );
+    const buckets = this.buckets;
+    return {
+      observe(value: number) {
+        const s = series();
+        for (let i = buckets.length - 1; i >= 0 && value <= buckets[i]; i--) s.counts[i]++;
+        s.sum += value;
+        s.count++;
+      },
+    };
   }
   /** Time an async function and observe its duration in seconds. */
   async time<T>(labels: Labels | undefined, fn: () => Promise<T>): Promise<T> {

@@ -18,7 +18,7 @@ import { natNum, posInt, table, unit } from "./common.ts";
 export const EngineFileSchema = z.strictObject({
   runtime: table({
     /** Partition-ordered kinds checkpoint worker state this often (DESIGN §10). */
-    checkpoint_interval_seconds: posInt(30),
+    checkpoint_interval_seconds: posInt(60),
     /** Dedup's data-time window W, aligned to fingerprint buckets (DESIGN §10). */
     dedup_window_seconds: posInt(30),
     /** Longest time context assembly waits for a tick to be fully stored (DESIGN §10). */

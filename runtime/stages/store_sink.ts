@@ -1,0 +1,183 @@
+/**
+ * The store sink (`augur run store`): a batching competing consumer that writes snapshots
+ * (with their trades), features, signals and contexts to the Store and acks each message only
+ * after the batch holding it committed. Tick markers are acked without a write; undecodable
+ * payloads are dead-lettered; a failed commit is retried with backoff (writes are idempotent
+ * upserts, so a retried or redelivered batch changes nothing twice).
+ *
+ * @example
+ * ```ts
+ * import { runStoreSink } from "./store_sink.ts";
+ * // await runStoreSink(bus, store, { subjects, signal, batchSize: 500, maxDelayMs: 200 });
+ * ```
+ * @module
+ */
+import type { Delivery, EventBus, Subscription } from "../../adapters/bus/types.ts";
+import type { Store, TradeRecord } from "../../adapters/storage/types.ts";
+import { createLogger, type Logger } from "../../adapters/observability/logger.ts";
+import { defaultRegistry, type MetricsRegistry } from "../../adapters/observability/metrics.ts";
+import { decode, KINDS } from "../../pipeline/canonical_json.ts";
+import type {
+  FeatureVector,
+  MarketSignal,
+  MarketSnapshot,
+  SignalContext,
+} from "../../pipeline/models.ts";
+import type { Subjects } from "../subjects.ts";
+import { abortableSleep } from "../sleep.ts";
+import { workerMetrics } from "../worker_metrics.ts";
+import { isTickMarker } from "./tick_marker.ts";
+import type { FenceGate } from "../fencing.ts";
+
+/** Options of {@linkcode runStoreSink}. */
+export interface StoreSinkOptions {
+  readonly subjects: Subjects;
+  readonly signal: AbortSignal;
+  /** Rows per commit (storage.toml `[sink] batch_size`). */
+  readonly batchSize: number;
+  /** Longest a message waits for its commit (`[sink] max_delay_ms`). */
+  readonly maxDelayMs: number;
+  /** Consumer group (default `store`). */
+  readonly group?: string;
+  /** Drops signals from a fenced-off former dedup active. */
+  readonly fences?: FenceGate;
+  /** Called after each commit with the rows it wrote (the dual-write tee). */
+  readonly onCommit?: (batch: SinkBatch) => Promise<void>;
+  readonly registry?: MetricsRegistry;
+  readonly logger?: Logger;
+}
+
+/** The rows of one commit. */
+export interface SinkBatch {
+  snapshots: MarketSnapshot[];
+  trades: TradeRecord[];
+  features: FeatureVector[];
+  signals: MarketSignal[];
+  contexts: SignalContext[];
+}
+
+type Family = "snapshots" | "features" | "signals" | "contexts";
+
+function emptyBatch(): SinkBatch {
+  return { snapshots: [], trades: [], features: [], signals: [], contexts: [] };
+}
+
+/** Run the sink until the signal aborts; pending rows are committed before it resolves. */
+export async function runStoreSink(
+  bus: EventBus,
+  store: Store,
+  options: StoreSinkOptions,
+): Promise<void> {
+  const registry = options.registry ?? defaultRegistry;
+  const logger = options.logger ?? createLogger({ component: "store-sink" });
+  const metrics = workerMetrics(registry);
+  const group = options.group ?? "store";
+  const { subjects } = options;
+  const families: Family[] = ["snapshots", "features", "signals", "contexts"];
+  const subscriptions: Subscription[] = families.map((family) =>
+    bus.subscribe(subjects.familyPattern(family), group, { worker: "store" })
+  );
+  const stopAll = () => subscriptions.forEach((s) => void s.stop());
+  options.signal.addEventListener("abort", stopAll, { once: true });
+
+  let batch = emptyBatch();
+  let held: Delivery[] = [];
+  let rows = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let chain: Promise<void> = Promise.resolve();
+
+  const commit = (): Promise<void> => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (held.length === 0) return chain;
+    const current = batch;
+    const deliveries = held;
+    batch = emptyBatch();
+    held = [];
+    rows = 0;
+    chain = chain.then(async () => {
+      for (let attempt = 1;; attempt++) {
+        try {
+          const started = performance.now();
+          // Parents first: a context is only useful once its signal is stored.
+          await store.upsertSnapshots(current.snapshots);
+          await store.upsertTrades(current.trades);
+          await store.upsertFeatures(current.features);
+          await store.upsertSignals(current.signals);
+          await store.upsertContexts(current.contexts);
+          metrics.transformSeconds.observe({ kind: "store" }, (performance.now() - started) / 1000);
+          break;
+        } catch (error) {
+          metrics.retries.inc({ kind: "store", stage: "commit" });
+          logger.warn("store commit failed; retrying", {
+            attempt,
+            error: (error as Error).message,
+          });
+          // On drain, stop retrying: the unacked messages are redelivered to the next sink.
+          if (options.signal.aborted && attempt >= 3) return;
+          await abortableSleep(Math.min(100 * 2 ** (attempt - 1), 5000), options.signal);
+        }
+      }
+      await options.onCommit?.(current);
+      for (const d of deliveries) await d.ack();
+      metrics.processed.inc({ kind: "store" }, deliveries.length);
+    });
+    return chain;
+  };
+
+  const accept = async (family: Family, delivery: Delivery): Promise<void> => {
+    if (isTickMarker(delivery.headers) || delivery.payload.length === 0) {
+      await delivery.ack();
+      return;
+    }
+    try {
+      switch (family) {
+        case "snapshots": {
+          const message = decode(delivery.payload, KINDS.snapshotMessage);
+          batch.snapshots.push(message.snapshot);
+          for (const trade of message.trades) batch.trades.push({ ...trade, trade_id: null });
+          break;
+        }
+        case "features":
+          batch.features.push(decode(delivery.payload, KINDS.featuresMessage).features);
+          break;
+        case "signals": {
+          const verdict = options.fences ? await options.fences.check(delivery) : "accept";
+          if (verdict !== "accept") {
+            metrics.skipped.inc({
+              kind: "store",
+              reason: verdict === "fence" ? "fence" : "fenced",
+            });
+            await delivery.ack();
+            return;
+          }
+          batch.signals.push(decode(delivery.payload, KINDS.signal));
+          break;
+        }
+        case "contexts":
+          batch.contexts.push(decode(delivery.payload, KINDS.context));
+          break;
+      }
+    } catch (error) {
+      logger.warn("undecodable message dead-lettered", {
+        subject: delivery.subject,
+        error: (error as Error).message,
+      });
+      await delivery.deadLetter("decode");
+      return;
+    }
+    held.push(delivery);
+    rows++;
+    if (rows >= options.batchSize) await commit();
+    else if (timer === undefined) {
+      timer = setTimeout(() => void commit().catch(() => {}), options.maxDelayMs);
+    }
+  };
+
+  await Promise.all(subscriptions.map(async (subscription, i) => {
+    for await (const delivery of subscription) await accept(families[i], delivery);
+  }));
+  await commit();
+  await chain;
+  options.signal.removeEventListener("abort", stopAll);
+}

@@ -1,0 +1,136 @@
+/**
+ * Kind → worker wiring for `augur run <kind>`: which components a kind opens and the loop it
+ * runs (partition-ordered runner, bridge, singleton, sink). Kinds whose stage has not landed
+ * yet fail with one clear line instead of pretending to run.
+ *
+ * @example
+ * ```ts
+ * import { KIND_NEEDS } from "./worker_kinds.ts";
+ * KIND_NEEDS.feature; // { bus: true, lock: true, store: true }
+ * ```
+ * @module
+ */
+import { AugurError } from "../config/errors.ts";
+import type { Components } from "./components.ts";
+import type { Worker } from "./harness.ts";
+import { type WorkerKindName } from "./catalog.ts";
+import { ownedPartitions, type ReplicaSpec } from "./replica.ts";
+import { runPartitions, storeCheckpoints } from "./partition_runner.ts";
+import { featureStage } from "./stages/feature_stage.ts";
+import { runStoreSink } from "./stages/store_sink.ts";
+import { lockTimings } from "../adapters/lock/factory.ts";
+import type { LockBusConfig } from "../adapters/lock/factory.ts";
+import type { PartitionStage } from "./partition_runner.ts";
+
+/** What `augur run` asked for. */
+export interface KindRequest {
+  readonly kind: WorkerKindName;
+  readonly replica: ReplicaSpec;
+  readonly replicaId: string;
+  readonly platform?: string;
+  readonly source?: string;
+}
+
+/** The components each kind opens. */
+export const KIND_NEEDS: Readonly<
+  Record<WorkerKindName, { bus?: boolean; lock?: boolean; store?: boolean }>
+> = {
+  engine: {},
+  poller: { bus: true, lock: true },
+  feature: { bus: true, lock: true, store: true },
+  detector: { bus: true, lock: true, store: true },
+  manipulation: { bus: true, lock: true, store: true },
+  calibration: { bus: true, lock: true, store: true },
+  divergence: { bus: true, lock: true, store: true },
+  dedup: { bus: true, lock: true, store: true },
+  context: { bus: true, store: true },
+  llm: { bus: true, lock: true },
+  store: { bus: true, store: true },
+  websocket: { bus: true, store: true },
+  "dual-write": { bus: true },
+};
+
+/** Raised for a kind whose stage is not wired yet. */
+export class KindUnavailableError extends AugurError {
+  constructor(kind: string, reason: string) {
+    super(`augur run ${kind}: not available yet — ${reason}`);
+    this.name = "KindUnavailableError";
+  }
+}
+
+/** Build the worker of `request.kind` over opened components. */
+export function buildWorker(request: KindRequest, components: Components): Worker {
+  const { config } = components;
+  switch (request.kind) {
+    case "feature":
+      return partitionWorker(
+        request,
+        components,
+        featureStage({
+          subjects: components.subjects,
+          features: config.engine.features,
+          seed: async (market, before, n) => {
+            const rows = await components.store!.snapshotsInRange(market, {
+              start: 0,
+              end: before,
+            });
+            return rows.slice(-n);
+          },
+        }),
+      );
+    case "store":
+      return {
+        kind: "store",
+        run: async (context) => {
+          context.readiness.register("bus", () => true);
+          await runStoreSink(components.bus!, components.store!, {
+            subjects: components.subjects,
+            signal: context.signal,
+            batchSize: config.storage.sink.batch_size,
+            maxDelayMs: config.storage.sink.max_delay_ms,
+            registry: context.registry,
+            logger: context.logger,
+          });
+        },
+      };
+    default:
+      throw new KindUnavailableError(
+        request.kind,
+        "its pipeline stage is not wired into the runtime in this build",
+      );
+  }
+}
+
+function partitionWorker(
+  request: KindRequest,
+  components: Components,
+  stage: PartitionStage,
+): Worker {
+  const { config } = components;
+  const partitions = ownedPartitions(request.replica, config.bus.backend.partitions);
+  return {
+    kind: stage.kind,
+    run: async (context) => {
+      const owned = new Set<number>();
+      context.readiness.register("bus", () => true);
+      await runPartitions(
+        components.bus!,
+        components.lock!,
+        storeCheckpoints(components.store!),
+        stage,
+        {
+          partitions,
+          replicaId: request.replicaId,
+          signal: context.signal,
+          lease: lockTimings(config.bus as unknown as LockBusConfig),
+          checkpointIntervalMs: config.engine.runtime.checkpoint_interval_seconds * 1000,
+          maxRetries: config.bus.dlq.max_retries,
+          retryBackoffMs: config.bus.dlq.retry_backoff_ms,
+          registry: context.registry,
+          logger: context.logger,
+          onOwnership: (p, isOwned) => isOwned ? owned.add(p) : owned.delete(p),
+        },
+      );
+    },
+  };
+}
