@@ -21,6 +21,11 @@ import { runStoreSink } from "./stages/store_sink.ts";
 import { lockTimings } from "../adapters/lock/factory.ts";
 import type { LockBusConfig } from "../adapters/lock/factory.ts";
 import type { PartitionStage } from "./partition_runner.ts";
+import { runSingleton } from "./singleton.ts";
+import { pollIntoBus } from "./stages/poller_stage.ts";
+import { relatedMarkets, watchlistFor } from "./watchlist.ts";
+import { createMarketSource } from "../adapters/markets/source_factory.ts";
+import type { Platform } from "../pipeline/models.ts";
 
 /** What `augur run` asked for. */
 export interface KindRequest {
@@ -78,6 +83,8 @@ export function buildWorker(request: KindRequest, components: Components): Worke
           },
         }),
       );
+    case "poller":
+      return pollerWorker(request, components);
     case "store":
       return {
         kind: "store",
@@ -99,6 +106,43 @@ export function buildWorker(request: KindRequest, components: Components): Worke
         "its pipeline stage is not wired into the runtime in this build",
       );
   }
+}
+
+function pollerWorker(request: KindRequest, components: Components): Worker {
+  const { config } = components;
+  const platform = request.platform as Platform;
+  const watchlist = watchlistFor(config, request.source);
+  return {
+    kind: "poller",
+    run: async (context) => {
+      let role: "passive" | "active" | undefined;
+      context.readiness.register("singleton_role", () => role !== undefined);
+      await runSingleton(components.lock!, async (active) => {
+        const source = createMarketSource(request.source ?? "live", {
+          platform,
+          markets: watchlist.markets,
+          polling: config.polling,
+          registry: context.registry,
+        });
+        const result = await pollIntoBus(components.bus!, source, {
+          platform,
+          subjects: components.subjects,
+          signal: active.signal,
+          related: relatedMarkets(watchlist),
+          isValid: active.isValid,
+        });
+        context.logger.info("source finished", { ...result, source: source.description });
+      }, {
+        kind: `poller.${platform}`,
+        replicaId: request.replicaId,
+        signal: context.signal,
+        lease: lockTimings(config.bus as unknown as LockBusConfig),
+        registry: context.registry,
+        logger: context.logger,
+        onRole: (r) => role = r,
+      });
+    },
+  };
 }
 
 function partitionWorker(
