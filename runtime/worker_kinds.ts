@@ -18,6 +18,8 @@ import { ownedPartitions, type ReplicaSpec } from "./replica.ts";
 import { runPartitions, storeCheckpoints } from "./partition_runner.ts";
 import { featureStage } from "./stages/feature_stage.ts";
 import { runStoreSink } from "./stages/store_sink.ts";
+import { detectorStage } from "./stages/detector_stage.ts";
+import { calibrationStage, manipulationStage } from "./stages/signal_stages.ts";
 import { lockTimings } from "../adapters/lock/factory.ts";
 import type { LockBusConfig } from "../adapters/lock/factory.ts";
 import type { PartitionStage } from "./partition_runner.ts";
@@ -83,6 +85,20 @@ export function buildWorker(request: KindRequest, components: Components): Worke
           },
         }),
       );
+    case "detector":
+      return partitionWorker(request, components, detectorStage({
+        subjects: components.subjects,
+        detectors: config.detectors,
+      }));
+    case "manipulation":
+      return partitionWorker(request, components, manipulationStage({
+        subjects: components.subjects,
+        options: config.engine.manipulation,
+      }));
+    case "calibration":
+      return partitionWorker(request, components, calibrationStage({
+        subjects: components.subjects,
+      }));
     case "poller":
       return pollerWorker(request, components);
     case "store":
