@@ -1,0 +1,356 @@
+/**
+ * The read side and batching shared by the DuckDB and PostgreSQL stores. Both dialects
+ * accept `$n` parameters and quoted identifiers; every identifier comes from
+ * {@linkcode TABLES} and every value is bound. Backends supply the driver calls
+ * ({@linkcode SqlStore.query}, {@linkcode SqlStore.writeRows}, {@linkcode SqlStore.stream}).
+ *
+ * @example
+ * ```ts
+ * import type { SqlStore } from "./sql_store.ts";
+ * async function latest(store: SqlStore) {
+ *   return await store.latestSnapshots("kalshi_fed", 500);
+ * }
+ * ```
+ * @module
+ */
+
+import type { Histogram, MetricsRegistry } from "../observability/metrics.ts";
+import { defaultRegistry } from "../observability/metrics.ts";
+import { createLogger, type Logger } from "../observability/logger.ts";
+import {
+  compareSignals,
+  CONTEXT_CODEC,
+  DIGEST_ACCESS,
+  DigestAccumulator,
+  FEATURE_CODEC,
+  flagRows,
+  num,
+  orderFlags,
+  prepareBatch,
+  prepareRows,
+  SIGNAL_CODEC,
+  SNAPSHOT_CODEC,
+  type TableCodec,
+  TICK_CODEC,
+  TRADE_CODEC,
+  type WireValue,
+} from "./codec.ts";
+import { type TableName, TABLES, tableSpec } from "./schema.ts";
+import type {
+  DigestQuery,
+  FeatureVector,
+  GroupDigest,
+  MarketSignal,
+  MarketSnapshot,
+  RangeQuery,
+  SignalContext,
+  StateEntry,
+  Store,
+  StoreBackend,
+  TickRecord,
+  TickStatus,
+  TimeRange,
+  TradeRecord,
+} from "./types.ts";
+import type { Platform } from "../../pipeline/models.ts";
+
+/** Options every SQL store accepts. */
+export interface SqlStoreOptions {
+  /** Metrics registry (default: the process registry). */
+  registry?: MetricsRegistry;
+  /** Logger (default: component "storage"). */
+  logger?: Logger;
+}
+
+/** A query's table label (a real table, or "*" for multi-table statements). */
+export type QueryTable = TableName | "*";
+
+/** Operation labels of `augur_db_query_seconds`. */
+export type QueryOperation = "ddl" | "upsert" | "delete" | "select" | "digest" | "state";
+
+const cols = (table: TableName): string =>
+  TABLES[table].columns.map((col) => `"${col.name}"`).join(", ");
+
+/** Base class of the SQL stores. */
+export abstract class SqlStore implements Store {
+  abstract readonly backend: StoreBackend;
+  protected readonly histogram: Histogram;
+  protected readonly logger: Logger;
+
+  constructor(options: SqlStoreOptions = {}) {
+    const registry = options.registry ?? defaultRegistry;
+    this.histogram = registry.histogram(
+      "augur_db_query_seconds",
+      "Duration of store queries in seconds.",
+      ["table", "operation"],
+    );
+    this.logger = options.logger ?? createLogger({ component: "storage" });
+  }
+
+  abstract initialize(): Promise<void>;
+  abstract close(): Promise<void>;
+
+  /** Run one statement with bound parameters and return row objects (timed). */
+  protected abstract query(
+    table: QueryTable,
+    operation: QueryOperation,
+    sql: string,
+    params?: readonly WireValue[],
+  ): Promise<Record<string, unknown>[]>;
+
+  /** Upsert prepared (deduped, key-sorted) rows of one table in one set-based operation. */
+  protected abstract writeRows(table: TableName, rows: readonly WireValue[][]): Promise<void>;
+
+  /**
+   * Upsert signals and replace their flags atomically: the signal rows, then delete the
+   * flags of these ids, then insert the new flags.
+   */
+  protected abstract writeSignals(
+    signals: readonly WireValue[][],
+    ids: readonly string[],
+    flags: readonly WireValue[][],
+  ): Promise<void>;
+
+  /** Stream a select in batches (bounded memory for digests). */
+  protected abstract stream(
+    table: QueryTable,
+    sql: string,
+    params: readonly WireValue[],
+    onBatch: (rows: Record<string, unknown>[]) => void,
+  ): Promise<void>;
+
+  /** Time `fn` under `augur_db_query_seconds{table,operation}`. */
+  protected timed<T>(
+    table: QueryTable,
+    operation: QueryOperation,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    return this.histogram.time({ table, operation }, fn);
+  }
+
+  async #upsert<R>(codec: TableCodec<R>, records: readonly R[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.writeRows(codec.table, prepareBatch(codec, records));
+  }
+
+  upsertSnapshots(rows: readonly MarketSnapshot[]): Promise<void> {
+    return this.#upsert(SNAPSHOT_CODEC, rows);
+  }
+  upsertTrades(rows: readonly TradeRecord[]): Promise<void> {
+    return this.#upsert(TRADE_CODEC, rows);
+  }
+  upsertFeatures(rows: readonly FeatureVector[]): Promise<void> {
+    return this.#upsert(FEATURE_CODEC, rows);
+  }
+  upsertContexts(rows: readonly SignalContext[]): Promise<void> {
+    return this.#upsert(CONTEXT_CODEC, rows);
+  }
+  recordTicks(ticks: readonly TickRecord[]): Promise<void> {
+    return this.#upsert(TICK_CODEC, ticks);
+  }
+  async upsertSignals(rows: readonly MarketSignal[]): Promise<void> {
+    if (rows.length === 0) return;
+    const last = new Map(rows.map((s) => [s.signal_id, s]));
+    const ids = [...last.keys()].sort();
+    const flags = prepareRows("manipulation_flags", [...last.values()].flatMap(flagRows));
+    await this.writeSignals(prepareBatch(SIGNAL_CODEC, rows), ids, flags);
+  }
+
+  async snapshotsInRange(marketId: string, range: TimeRange): Promise<MarketSnapshot[]> {
+    const rows = await this.query(
+      "snapshots",
+      "select",
+      `SELECT ${
+        cols("snapshots")
+      } FROM "snapshots" WHERE "market_id" = $1 AND "timestamp" >= $2 AND "timestamp" < $3 ORDER BY "timestamp", "platform"`,
+      [marketId, range.start, range.end],
+    );
+    return rows.map(SNAPSHOT_CODEC.decode);
+  }
+
+  async latestSnapshots(marketId: string, n: number): Promise<MarketSnapshot[]> {
+    if (!(n > 0)) return [];
+    const rows = await this.query(
+      "snapshots",
+      "select",
+      `SELECT ${
+        cols("snapshots")
+      } FROM "snapshots" WHERE "market_id" = $1 ORDER BY "timestamp" DESC LIMIT $2`,
+      [marketId, Math.floor(n)],
+    );
+    return rows.map(SNAPSHOT_CODEC.decode).reverse();
+  }
+
+  async latestSnapshot(marketId: string): Promise<MarketSnapshot | null> {
+    return (await this.latestSnapshots(marketId, 1))[0] ?? null;
+  }
+
+  #rangeSql(table: TableName, query: RangeQuery, order: string): [string, WireValue[]] {
+    const time = `"${tableSpec(table).time}"`;
+    const params: WireValue[] = [query.start, query.end];
+    let where = `${time} >= $1 AND ${time} < $2`;
+    if (query.marketIds !== undefined) {
+      if (query.marketIds.length === 0) where += " AND FALSE";
+      else {
+        const marks = query.marketIds.map((id) => {
+          params.push(id);
+          return `$${params.length}`;
+        });
+        where += ` AND "market_id" IN (${marks.join(", ")})`;
+      }
+    }
+    return [`SELECT ${cols(table)} FROM "${table}" WHERE ${where} ORDER BY ${order}`, params];
+  }
+
+  async tradesInRange(query: RangeQuery): Promise<TradeRecord[]> {
+    const [sql, params] = this.#rangeSql("trades", query, `"timestamp", "market_id", "trade_key"`);
+    return (await this.query("trades", "select", sql, params)).map(TRADE_CODEC.decode);
+  }
+
+  async featuresInRange(query: RangeQuery): Promise<FeatureVector[]> {
+    const [sql, params] = this.#rangeSql("features", query, `"computed_at", "market_id"`);
+    return (await this.query("features", "select", sql, params)).map(FEATURE_CODEC.decode);
+  }
+
+  async #flagsInRange(range: TimeRange): Promise<Map<string, string[]>> {
+    const rows = await this.query(
+      "manipulation_flags",
+      "select",
+      `SELECT "signal_id", "flag" FROM "manipulation_flags" WHERE "detected_at" >= $1 AND "detected_at" < $2`,
+      [range.start, range.end],
+    );
+    const out = new Map<string, string[]>();
+    for (const row of rows) {
+      const id = String(row.signal_id);
+      const list = out.get(id) ?? [];
+      list.push(String(row.flag));
+      out.set(id, list);
+    }
+    return out;
+  }
+
+  async signalsInRange(query: RangeQuery): Promise<MarketSignal[]> {
+    const [sql, params] = this.#rangeSql(
+      "signals",
+      query,
+      `"detected_at", "market_id", "signal_type", "signal_id"`,
+    );
+    const rows = await this.query("signals", "select", sql, params);
+    const flags = await this.#flagsInRange(query);
+    return rows.map((row) => {
+      const signal = SIGNAL_CODEC.decode(row);
+      return { ...signal, manipulation_flags: orderFlags(flags.get(signal.signal_id) ?? []) };
+    }).sort(compareSignals);
+  }
+
+  async contextsInRange(query: RangeQuery): Promise<SignalContext[]> {
+    const [sql, params] = this.#rangeSql("contexts", query, `"detected_at", "market_id"`);
+    const rows = await this.query("contexts", "select", sql, params);
+    return rows.map(CONTEXT_CODEC.decode).sort((a, b) => compareSignals(a.signal, b.signal));
+  }
+
+  async ticksInRange(platform: Platform, range: TimeRange): Promise<TickStatus[]> {
+    const rows = await this.query(
+      "ticks",
+      "select",
+      `SELECT k."platform", k."t", k."announced", (SELECT count(*) FROM "snapshots" s WHERE s."platform" = k."platform" AND s."timestamp" = k."t") AS "stored" FROM "ticks" k WHERE k."platform" = $1 AND k."t" >= $2 AND k."t" < $3 ORDER BY k."t"`,
+      [platform, range.start, range.end],
+    );
+    return rows.map((row) => ({ ...TICK_CODEC.decode(row), stored: num(row.stored) }));
+  }
+
+  async groupDigests(query: DigestQuery): Promise<GroupDigest[]> {
+    const spec = tableSpec(query.table);
+    const acc = new DigestAccumulator(query.table);
+    const access = DIGEST_ACCESS[query.table];
+    const range = { start: query.start, end: query.end };
+    const add = (record: unknown) =>
+      acc.add(access.market(record as never), access.time(record as never), record);
+    const time = `"${spec.time}"`;
+    const sql = `SELECT ${
+      cols(query.table)
+    } FROM "${spec.name}" WHERE ${time} >= $1 AND ${time} < $2`;
+    if (query.table === "signals") {
+      const flags = await this.#flagsInRange(range);
+      await this.stream("signals", sql, [range.start, range.end], (rows) => {
+        for (const row of rows) {
+          const s = SIGNAL_CODEC.decode(row);
+          add({ ...s, manipulation_flags: orderFlags(flags.get(s.signal_id) ?? []) });
+        }
+      });
+    } else {
+      const codec: TableCodec<unknown> = {
+        snapshots: SNAPSHOT_CODEC,
+        trades: TRADE_CODEC,
+        features: FEATURE_CODEC,
+        contexts: CONTEXT_CODEC,
+      }[query.table] as TableCodec<unknown>;
+      await this.stream(query.table, sql, [range.start, range.end], (rows) => {
+        for (const row of rows) add(codec.decode(row));
+      });
+    }
+    return acc.result();
+  }
+
+  /** Bind form of state bytes for this driver. */
+  protected bytesParam(bytes: Uint8Array): WireValue {
+    return bytes;
+  }
+
+  async saveState(entry: StateEntry): Promise<boolean> {
+    if (!Number.isSafeInteger(entry.token) || !Number.isSafeInteger(entry.partition)) {
+      throw new TypeError(
+        `saveState: expected integer token and partition, received ${entry.token}, ${entry.partition}`,
+      );
+    }
+    const rows = await this.query(
+      "worker_state",
+      "state",
+      `INSERT INTO "worker_state" (${cols("worker_state")}) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT ("kind", "partition", "state_key") DO UPDATE SET "position" = EXCLUDED."position",
+       "state" = EXCLUDED."state", "token" = EXCLUDED."token"
+       WHERE "worker_state"."token" <= EXCLUDED."token" RETURNING "token"`,
+      [
+        entry.kind,
+        entry.partition,
+        entry.key,
+        entry.position,
+        this.bytesParam(entry.state),
+        entry.token,
+      ],
+    );
+    return rows.length > 0;
+  }
+
+  async loadState(
+    kind: string,
+    partition: number,
+    options: { key?: string } = {},
+  ): Promise<StateEntry | null> {
+    const rows = await this.query(
+      "worker_state",
+      "state",
+      `SELECT ${
+        cols("worker_state")
+      } FROM "worker_state" WHERE "kind" = $1 AND "partition" = $2 AND "state_key" = $3`,
+      [kind, partition, options.key ?? ""],
+    );
+    if (rows.length === 0) return null;
+    const row = rows[0];
+    return {
+      kind: String(row.kind),
+      partition: num(row.partition),
+      key: String(row.state_key),
+      position: String(row.position),
+      state: toBytes(row.state),
+      token: num(row.token),
+    };
+  }
+}
+
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return new Uint8Array(value);
+  const bytes = (value as { bytes?: Uint8Array }).bytes;
+  if (bytes instanceof Uint8Array) return new Uint8Array(bytes);
+  throw new TypeError("expected bytes");
+}

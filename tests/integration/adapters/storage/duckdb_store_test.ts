@@ -1,0 +1,84 @@
+import { DuckDbStore } from "../../../../adapters/storage/duckdb_store.ts";
+import { ConnectionError } from "../../../../config/errors.ts";
+import { MetricsRegistry } from "../../../../adapters/observability/metrics.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../../../helpers/assert.ts";
+import { runStoreContract, snapshot, T0 } from "../../../unit/adapters/storage/store_contract.ts";
+
+class Probe extends DuckDbStore {
+  raw(sql: string) {
+    return this.query("*", "select", sql);
+  }
+}
+
+Deno.test("DuckDbStore (real file) passes the store contract", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "augur-duck-" });
+  try {
+    await runStoreContract(
+      t,
+      () => Promise.resolve(new DuckDbStore({ path: `${dir}/augur.duckdb` })),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("DuckDbStore creates the file and parent dirs, keeps data and schema_version across reopen", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "augur-duck-" });
+  const path = `${dir}/nested/data/augur.duckdb`;
+  const registry = new MetricsRegistry();
+  try {
+    const a = new DuckDbStore({ path, registry });
+    await a.initialize();
+    await a.upsertSnapshots([snapshot("m", T0)]);
+    await a.close();
+    assert((await Deno.stat(path)).isFile);
+    const b = new Probe({ path, registry });
+    await b.initialize();
+    const first = await b.raw(`SELECT "version", "applied_at" FROM "schema_version"`);
+    await b.initialize();
+    assertEquals(await b.raw(`SELECT "version", "applied_at" FROM "schema_version"`), first);
+    assertEquals(first.length, 1);
+    assertEquals((await b.latestSnapshot("m"))?.timestamp, T0);
+    await b.close();
+    const exposed = registry.expose();
+    assertMatch(exposed, /augur_db_query_seconds_count\{table="snapshots",operation="upsert"\} 1/);
+    assertMatch(exposed, /augur_db_query_seconds_count\{table="snapshots",operation="select"\} 1/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("DuckDbStore reports a file locked by another process in one line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "augur-duck-" });
+  const path = `${dir}/augur.duckdb`;
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `const { DuckDBInstance } = await import("@duckdb/node-api");
+       const i = await DuckDBInstance.create(${JSON.stringify(path)});
+       await (await i.connect()).run("CREATE TABLE x (a INT)");
+       console.log("ready");
+       setInterval(() => {}, 1000);`,
+    ],
+    stdout: "piped",
+    stderr: "null",
+    cwd: new URL("../../../../", import.meta.url).pathname,
+  }).spawn();
+  try {
+    const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const { value } = await reader.read();
+    assertEquals(value?.trim(), "ready");
+    const store = new DuckDbStore({ path });
+    const error = await assertRejects(() => store.initialize(), ConnectionError);
+    assertMatch(error.message, /augur\.duckdb is locked by another process \(pid \d+\)/);
+    assert(!error.message.includes("\n"));
+    reader.releaseLock();
+  } finally {
+    try {
+      holder.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await holder.status;
+    await holder.stdout.cancel().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,154 @@
+import { TimescaleStore } from "../../../../adapters/storage/timescale_store.ts";
+import { createStore } from "../../../../adapters/storage/factory.ts";
+import { StorageFileSchema } from "../../../../config/schemas/storage.ts";
+import { ConfigError } from "../../../../config/errors.ts";
+import { MetricsRegistry } from "../../../../adapters/observability/metrics.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../../../helpers/assert.ts";
+import { needs, pgDatabase } from "../../../helpers/servers.ts";
+import { runStoreContract, snapshot, T0 } from "../../../unit/adapters/storage/store_contract.ts";
+
+const config = StorageFileSchema.parse({});
+
+class Probe extends TimescaleStore {
+  raw(sql: string) {
+    return this.query("*", "select", sql);
+  }
+}
+
+Deno.test({
+  name: "TimescaleStore (PostgreSQL) passes the store contract",
+  ...needs("postgres"),
+  fn: async (t) => {
+    const db = await pgDatabase();
+    try {
+      await runStoreContract(
+        t,
+        () => Promise.resolve(new TimescaleStore({ url: db.url, config, poolSize: 4 })),
+      );
+    } finally {
+      await db.drop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "TimescaleStore DDL without the extension: plain tables, keys, indexes; initialize twice changes nothing",
+  ...needs("postgres"),
+  fn: async () => {
+    const db = await pgDatabase();
+    const registry = new MetricsRegistry();
+    const store = new Probe({ url: db.url, config, poolSize: 2, registry });
+    try {
+      await store.initialize();
+      assert(!store.hypertables);
+      const version = await store.raw(`SELECT "version", "applied_at" FROM "schema_version"`);
+      const schema = await store.raw(
+        `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2`,
+      );
+      await store.upsertSnapshots([snapshot("m", T0)]);
+      await store.initialize();
+      assertEquals(
+        await store.raw(`SELECT "version", "applied_at" FROM "schema_version"`),
+        version,
+      );
+      assertEquals(version.length, 1);
+      assertEquals(
+        await store.raw(
+          `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2`,
+        ),
+        schema,
+      );
+      const names = new Set(schema.map((r) => String(r.indexname)));
+      for (
+        const name of [
+          "snapshots_pkey",
+          "snapshots_market_time_idx",
+          "signals_pkey",
+          "manipulation_flags_pkey",
+          "worker_state_pkey",
+          "ticks_pkey",
+        ]
+      ) {
+        assert(names.has(name), `missing index ${name}`);
+      }
+      const pk = schema.find((r) => r.indexname === "signals_pkey");
+      assertMatch(String(pk?.indexdef), /\(signal_id, detected_at\)/);
+      assertEquals((await store.latestSnapshot("m"))?.timestamp, T0);
+      // Every query is timed.
+      assertMatch(
+        registry.expose(),
+        /augur_db_query_seconds_count\{table="snapshots",operation="upsert"\} 1/,
+      );
+      assertMatch(
+        registry.expose(),
+        /augur_db_query_seconds_count\{table="\*",operation="ddl"\} \d+/,
+      );
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  },
+});
+
+Deno.test({
+  name: "TimescaleStore plan for latest-N uses the (market_id, timestamp DESC) index",
+  ...needs("postgres"),
+  fn: async () => {
+    const db = await pgDatabase();
+    const store = new Probe({ url: db.url, config, poolSize: 2 });
+    try {
+      await store.initialize();
+      const rows = [];
+      for (let m = 0; m < 50; m++) {
+        for (let i = 0; i < 40; i++) rows.push(snapshot(`m${m}`, T0 + i));
+      }
+      await store.upsertSnapshots(rows);
+      await store.raw(`ANALYZE "snapshots"`);
+      const plan = (await store.raw(
+        `EXPLAIN SELECT * FROM "snapshots" WHERE "market_id" = 'm7' ORDER BY "timestamp" DESC LIMIT 5`,
+      )).map((r) => String(r["QUERY PLAN"])).join("\n");
+      assertMatch(plan, /Index Scan using snapshots_market_time_idx/);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  },
+});
+
+Deno.test("TimescaleStore rejects an injected segmentby before any connection or SQL", () => {
+  const bad = StorageFileSchema.parse({
+    hypertable: { compress_segmentby: "market_id; DROP TABLE snapshots" },
+  });
+  // Port 1 would fail to connect; the ConfigError proves validation ran first.
+  assertThrows(
+    () => new TimescaleStore({ url: "postgres://nobody@127.0.0.1:1/none", config: bad }),
+    ConfigError,
+    "compress_segmentby",
+  );
+});
+
+Deno.test({
+  name: "createStore routes timescaledb by backend.kind and reads the DSN from the named env var",
+  ...needs("postgres"),
+  fn: async () => {
+    const db = await pgDatabase();
+    const cfg = StorageFileSchema.parse({
+      backend: { kind: "timescaledb", timescale_url_env: "AUGUR_TEST_STORE_URL" },
+      connection: { pool_size: 2, max_overflow: 0 },
+    });
+    const store = await createStore(cfg, { env: { AUGUR_TEST_STORE_URL: db.url } });
+    try {
+      assertEquals(store.backend, "timescaledb");
+      await store.initialize();
+      await store.recordTicks([{ platform: "kalshi", t: T0, announced: 1 }]);
+      assertEquals(
+        (await store.ticksInRange("kalshi", { start: T0, end: T0 + 1 }))[0].announced,
+        1,
+      );
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  },
+});

@@ -1,0 +1,387 @@
+/**
+ * The ONE contract suite every {@linkcode Store} backend passes (memory, DuckDB file,
+ * PostgreSQL): round trips, idempotent re-apply, range reads, latest N, flags, ticks,
+ * digests equal to the memory store's for the same data, and worker-state token rules.
+ *
+ * @example
+ * ```ts
+ * import { runStoreContract } from "./store_contract.ts";
+ * import { MemoryStore } from "../../../../adapters/storage/memory_store.ts";
+ * Deno.test("memory store contract", (t) => runStoreContract(t, () => Promise.resolve(new MemoryStore())));
+ * ```
+ * @module
+ */
+
+import { assert, assertEquals } from "../../../helpers/assert.ts";
+import type {
+  DigestTable,
+  FeatureVector,
+  MarketSignal,
+  MarketSnapshot,
+  SignalContext,
+  Store,
+  TradeRecord,
+} from "../../../../adapters/storage/types.ts";
+import { DIGEST_TABLES } from "../../../../adapters/storage/types.ts";
+import { MemoryStore } from "../../../../adapters/storage/memory_store.ts";
+
+/** 2026-03-15T12:00:00Z in epoch µs. */
+export const T0 = Date.UTC(2026, 2, 15, 12) * 1000;
+const S = 1_000_000;
+const DAY = 86_400 * S;
+/** Start of the digest dataset (2026-04-14T12:00:00Z), apart from the other steps' data. */
+const D0 = T0 + 30 * DAY;
+
+/** A snapshot with overridable fields. */
+export function snapshot(marketId: string, t: number, over: Partial<MarketSnapshot> = {}) {
+  return {
+    market_id: marketId,
+    platform: "kalshi",
+    timestamp: t,
+    last_price: 0.4 + ((t / S) % 7) / 100,
+    bid: 0.39,
+    ask: 0.41,
+    spread: 0.020000000000000018,
+    volume_24h: 85000.5,
+    liquidity: 4999.999999,
+    question: 'Will the "Fed" cut\nin June? \\ ✓',
+    resolution_source: null,
+    resolution_criteria: "Per FOMC statement",
+    closes_at: T0 + 90 * DAY,
+    raw_json: { b: [1, 2.5, null], a: { "ü": 'quote"d', n: -0.000001 } },
+    schema_version: "1.0.0",
+    ...over,
+  } as MarketSnapshot;
+}
+
+function trade(marketId: string, t: number, id: string | null, size = 10): TradeRecord {
+  return {
+    market_id: marketId,
+    platform: "polymarket",
+    timestamp: t,
+    price: 0.55,
+    size,
+    side: "buy",
+    counterparty: id === null ? null : `0xabc${id}`,
+    trade_id: id,
+  };
+}
+
+function features(marketId: string, t: number, ratio: number | null = 0.5): FeatureVector {
+  return {
+    market_id: marketId,
+    computed_at: t,
+    price_momentum_5m: 0.01,
+    price_momentum_15m: -0.02,
+    price_momentum_1h: 0.1 + 0.2,
+    price_momentum_4h: 0,
+    volatility_5m: 1e-9,
+    volatility_15m: 0.3,
+    volatility_1h: 0.25,
+    volatility_4h: 0.125,
+    volume_ratio_5m: 3.5,
+    volume_ratio_1h: 1,
+    bid_ask_ratio: ratio,
+    spread_pct: null,
+    schema_version: "1.0.0",
+  };
+}
+
+let idCounter = 0;
+function signal(marketId: string, t: number, over: Partial<MarketSignal> = {}): MarketSignal {
+  const n = (++idCounter).toString(16).padStart(12, "0");
+  return {
+    signal_id: `0190a1b2-c3d4-7e5f-8a6b-${n}`,
+    market_id: marketId,
+    platform: "kalshi",
+    signal_type: "volume_spike",
+    magnitude: 0.25,
+    direction: 1,
+    confidence: 0.25,
+    fdr_adjusted: false,
+    detected_at: t,
+    window_seconds: 3600,
+    liquidity_tier: "mid",
+    manipulation_flags: ["pre_resolution_window", "thin_book_during_move"],
+    related_market_ids: ["kalshi_fed_holds", "b"],
+    raw_features: {
+      calibration_provenance: "volume_spike_ewma_z_v1@identity_v0",
+      ewma_mean: 2.0,
+      z_score: 3.15,
+    },
+    schema_version: "1.0.0",
+    ...over,
+  };
+}
+
+function context(s: MarketSignal): SignalContext {
+  return {
+    signal: s,
+    market_question: "Will the Fed cut in June?",
+    resolution_criteria: "",
+    resolution_source: "Fed",
+    closes_at: T0 + 90 * DAY,
+    related_markets: [{
+      market_id: "kalshi_fed_holds",
+      question: "Hold?",
+      current_price: 0.44,
+      delta_24h: -0.023543,
+      volume_24h: 85000.0,
+      relationship_type: "inverse",
+      relationship_strength: 0.9,
+    }],
+    investigation_prompts: ["Check FOMC calendar."],
+    interpretation_mode: "deterministic",
+    schema_version: "1.0.0",
+  };
+}
+
+/** A deterministic dataset spanning two UTC days and three markets. */
+export function dataset() {
+  idCounter = 0;
+  const markets = ["digest_a", "digest_b", "digest_c"];
+  const snapshots: MarketSnapshot[] = [];
+  const trades: TradeRecord[] = [];
+  const feats: FeatureVector[] = [];
+  const signals: MarketSignal[] = [];
+  for (const [mi, m] of markets.entries()) {
+    for (let i = 0; i < 40; i++) {
+      const t = D0 + i * 30 * 60 * S + mi; // crosses midnight UTC
+      snapshots.push(snapshot(m, t, { bid: i % 5 === 0 ? null : 0.39 }));
+      feats.push(features(m, t, i % 3 === 0 ? null : i / 100));
+      trades.push(trade(m, t, i % 2 === 0 ? `t${i}` : null, i));
+      if (i % 10 === 0) {
+        signals.push(signal(m, t, { manipulation_flags: i % 20 === 0 ? [] : undefined }));
+      }
+    }
+  }
+  return { snapshots, trades, features: feats, signals, contexts: signals.map(context) };
+}
+
+async function writeDataset(store: Store, data: ReturnType<typeof dataset>): Promise<void> {
+  await store.upsertSnapshots(data.snapshots);
+  await store.upsertTrades(data.trades);
+  await store.upsertFeatures(data.features);
+  await store.upsertSignals(data.signals);
+  await store.upsertContexts(data.contexts);
+}
+
+const WINDOW = { start: D0 - DAY, end: D0 + 3 * DAY };
+
+async function allDigests(store: Store) {
+  const out: Record<string, unknown> = {};
+  for (const table of DIGEST_TABLES) {
+    out[table] = await store.groupDigests({ table: table as DigestTable, ...WINDOW });
+  }
+  return out;
+}
+
+/** Digests of {@linkcode dataset} computed by the memory store (the reference). */
+export async function referenceDigests(): Promise<Record<string, unknown>> {
+  const memory = new MemoryStore();
+  await memory.initialize();
+  await writeDataset(memory, dataset());
+  return allDigests(memory);
+}
+
+/** Run every contract step against a fresh store from `make`. */
+export async function runStoreContract(
+  t: Deno.TestContext,
+  make: () => Promise<Store>,
+): Promise<void> {
+  const store = await make();
+  try {
+    await store.initialize();
+    await store.initialize(); // idempotent
+
+    await t.step("snapshots round trip exactly (nulls, unicode, nested JSON)", async () => {
+      const rows = [0, 1, 2].map((i) => snapshot("rt", T0 + i * S));
+      rows[1] = {
+        ...rows[1],
+        bid: null,
+        ask: null,
+        spread: null,
+        closes_at: null,
+        resolution_criteria: null,
+      };
+      await store.upsertSnapshots(rows);
+      assertEquals(await store.snapshotsInRange("rt", { start: T0, end: T0 + 3 * S }), rows);
+    });
+
+    await t.step("range reads are half-open and ascending", async () => {
+      const got = await store.snapshotsInRange("rt", { start: T0 + S, end: T0 + 2 * S });
+      assertEquals(got.map((s) => s.timestamp), [T0 + S]);
+      assertEquals(await store.snapshotsInRange("rt", { start: T0 + 3 * S, end: T0 + 9 * S }), []);
+    });
+
+    await t.step("latest N ascending, latest one, unknown market", async () => {
+      const rows = Array.from({ length: 10 }, (_, i) => snapshot("latest", T0 + (9 - i) * S));
+      await store.upsertSnapshots(rows);
+      const latest = await store.latestSnapshots("latest", 3);
+      assertEquals(latest.map((s) => s.timestamp), [T0 + 7 * S, T0 + 8 * S, T0 + 9 * S]);
+      assertEquals((await store.latestSnapshot("latest"))?.timestamp, T0 + 9 * S);
+      assertEquals(await store.latestSnapshot("nope"), null);
+      assertEquals(await store.latestSnapshots("latest", 0), []);
+    });
+
+    await t.step("upsert updates on the natural key; in-batch duplicates: last wins", async () => {
+      const a = snapshot("upd", T0);
+      await store.upsertSnapshots([a, { ...a, last_price: 0.9 }]);
+      assertEquals((await store.latestSnapshot("upd"))?.last_price, 0.9);
+      await store.upsertSnapshots([{ ...a, last_price: 0.1 }]);
+      const got = await store.snapshotsInRange("upd", { start: T0, end: T0 + 1 });
+      assertEquals(got.length, 1);
+      assertEquals(got[0].last_price, 0.1);
+    });
+
+    await t.step("trades: keyed by id or content hash; re-apply adds nothing", async () => {
+      const rows = [trade("tr", T0, "x1"), trade("tr", T0 + 1, null), trade("tr", T0 + 2, null, 3)];
+      await store.upsertTrades(rows);
+      await store.upsertTrades(rows);
+      const got = await store.tradesInRange({ start: T0, end: T0 + S, marketIds: ["tr"] });
+      assertEquals(got, rows);
+    });
+
+    await t.step("features round trip with nulls and market filter", async () => {
+      const rows = [features("fa", T0, null), features("fb", T0), features("fa", T0 + S)];
+      await store.upsertFeatures(rows);
+      const got = await store.featuresInRange({ start: T0, end: T0 + 2 * S, marketIds: ["fa"] });
+      assertEquals(got, [rows[0], rows[2]]);
+      assertEquals(await store.featuresInRange({ start: T0, end: T0 + 2 * S, marketIds: [] }), []);
+    });
+
+    await t.step("signals: flags re-attached in enum order and replaced on re-upsert", async () => {
+      const s1 = signal("sg", T0, {
+        manipulation_flags: ["thin_book_during_move", "single_counterparty_concentration"],
+      });
+      const s2 = signal("sg2", T0 + S, { manipulation_flags: [], related_market_ids: [] });
+      await store.upsertSignals([s2, s1]);
+      let got = await store.signalsInRange({
+        start: T0,
+        end: T0 + 2 * S,
+        marketIds: ["sg", "sg2"],
+      });
+      assertEquals(got, [
+        {
+          ...s1,
+          manipulation_flags: ["single_counterparty_concentration", "thin_book_during_move"],
+        },
+        s2,
+      ]);
+      await store.upsertSignals([{ ...s1, manipulation_flags: ["pre_resolution_window"] }]);
+      got = await store.signalsInRange({ start: T0, end: T0 + S, marketIds: ["sg"] });
+      assertEquals(got[0].manipulation_flags, ["pre_resolution_window"]);
+      assertEquals(got.length, 1);
+    });
+
+    await t.step("contexts round trip", async () => {
+      const c = context(signal("ctx", T0 + 5));
+      await store.upsertContexts([c, c]);
+      assertEquals(await store.contextsInRange({ start: T0, end: T0 + S, marketIds: ["ctx"] }), [
+        c,
+      ]);
+    });
+
+    await t.step("ticks report announced and stored snapshot counts", async () => {
+      const tick = T0 + 7 * DAY;
+      await store.upsertSnapshots([
+        snapshot("tk1", tick, { platform: "polymarket" }),
+        snapshot("tk2", tick, { platform: "polymarket" }),
+      ]);
+      await store.recordTicks([
+        { platform: "polymarket", t: tick, announced: 3 },
+        { platform: "polymarket", t: tick + S, announced: 0 },
+      ]);
+      await store.recordTicks([{ platform: "polymarket", t: tick, announced: 3 }]);
+      assertEquals(await store.ticksInRange("polymarket", { start: tick, end: tick + 2 * S }), [
+        { platform: "polymarket", t: tick, announced: 3, stored: 2 },
+        { platform: "polymarket", t: tick + S, announced: 0, stored: 0 },
+      ]);
+    });
+
+    await t.step("digests match the memory reference; re-apply changes nothing", async () => {
+      const data = dataset();
+      await writeDataset(store, data);
+      const first = await allDigests(store);
+      assertEquals(first, await referenceDigests());
+      await writeDataset(store, dataset());
+      assertEquals(await allDigests(store), first);
+      const snaps = first.snapshots as { count: number; day: string }[];
+      assertEquals(snaps.reduce((n, g) => n + g.count, 0), 120);
+      assertEquals(new Set(snaps.map((g) => g.day)).size, 2);
+    });
+
+    await t.step("digests change when one value changes", async () => {
+      const before = await store.groupDigests({ table: "snapshots", ...WINDOW });
+      const row = dataset().snapshots[0];
+      await store.upsertSnapshots([{ ...row, last_price: row.last_price + 1e-9 }]);
+      const after = await store.groupDigests({ table: "snapshots", ...WINDOW });
+      assertEquals(after.map((g) => g.count), before.map((g) => g.count));
+      const changed = after.filter((g, i) => g.digest !== before[i].digest);
+      assertEquals(changed.map((g) => [g.market_id, g.day]), [["digest_a", "2026-04-14"]]);
+      await store.upsertSnapshots([row]);
+      assertEquals(await store.groupDigests({ table: "snapshots", ...WINDOW }), before);
+    });
+
+    await t.step("worker state: exact bytes, older token ignored", async () => {
+      assertEquals(await store.loadState("feature", 7), null);
+      const bytes = new Uint8Array([0, 255, 1, 128, 0]);
+      assert(
+        await store.saveState({
+          kind: "feature",
+          partition: 7,
+          key: "",
+          position: "42",
+          state: bytes,
+          token: 5,
+        }),
+      );
+      assert(
+        !(await store.saveState({
+          kind: "feature",
+          partition: 7,
+          key: "",
+          position: "99",
+          state: new Uint8Array([9]),
+          token: 4,
+        })),
+      );
+      let got = await store.loadState("feature", 7);
+      assertEquals(got?.position, "42");
+      assertEquals([...got!.state], [...bytes]);
+      assertEquals(got?.token, 5);
+      assert(
+        await store.saveState({
+          kind: "feature",
+          partition: 7,
+          key: "",
+          position: "43",
+          state: new Uint8Array(),
+          token: 5,
+        }),
+      );
+      assert(
+        await store.saveState({
+          kind: "feature",
+          partition: 7,
+          key: "bocpd",
+          position: "1",
+          state: new Uint8Array([1]),
+          token: 1,
+        }),
+      );
+      got = await store.loadState("feature", 7);
+      assertEquals([got?.position, got?.state.length], ["43", 0]);
+      assertEquals((await store.loadState("feature", 7, { key: "bocpd" }))?.token, 1);
+      assertEquals(await store.loadState("feature", 8), null);
+    });
+
+    await t.step("empty batches are no-ops", async () => {
+      await store.upsertSnapshots([]);
+      await store.upsertSignals([]);
+      await store.recordTicks([]);
+    });
+  } finally {
+    await store.close();
+  }
+}
