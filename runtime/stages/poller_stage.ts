@@ -41,7 +41,9 @@ export interface TickMessage {
 export function encodeTickMessage(tick: TickMessage): Uint8Array {
   const snapshots = tick.snapshots.map((s) => encodeText(s, KINDS.snapshot)).join(",");
   return new TextEncoder().encode(
-    `{"platform":${JSON.stringify(tick.platform)},"t":${tick.t},"announced":${tick.announced},"snapshots":[${snapshots}]}`,
+    `{"platform":${
+      JSON.stringify(tick.platform)
+    },"t":${tick.t},"announced":${tick.announced},"snapshots":[${snapshots}]}`,
   );
 }
 
