@@ -17,7 +17,8 @@
  * @module
  */
 import { defaultRegistry, type MetricsRegistry } from "../adapters/observability/metrics.ts";
-import { type Delivery, HEADER } from "../adapters/bus/types.ts";
+import { type Delivery, type EventBus, HEADER } from "../adapters/bus/types.ts";
+import type { Store } from "../adapters/storage/types.ts";
 
 /** One recorded fence. */
 export interface Fence {
@@ -96,4 +97,57 @@ export class FenceGate {
     if (!Number.isSafeInteger(token)) return "reject";
     return await this.accepts(delivery.stream, delivery.position, token) ? "accept" : "reject";
   }
+}
+
+/**
+ * Fences kept in the Store's `worker_state` table (kind `fence`, key = stream): shared by
+ * every process of a deployment and never expiring. Only the active singleton appends, so the
+ * read-modify-write needs no lock of its own.
+ */
+export class StoreFenceRegistry implements FenceRegistry {
+  readonly #store: Pick<Store, "loadState" | "saveState">;
+  constructor(store: Pick<Store, "loadState" | "saveState">) {
+    this.#store = store;
+  }
+  async record(stream: string, token: number, position: string): Promise<void> {
+    const fences = await this.list(stream);
+    if (fences.some((f) => f.token === token)) return;
+    fences.push({ token, position });
+    await this.#store.saveState({
+      kind: "fence",
+      partition: 0,
+      key: stream,
+      position,
+      state: new TextEncoder().encode(JSON.stringify(fences)),
+      token,
+    });
+  }
+  async list(stream: string): Promise<Fence[]> {
+    const entry = await this.#store.loadState("fence", 0, { key: stream });
+    return entry ? JSON.parse(new TextDecoder().decode(entry.state)) as Fence[] : [];
+  }
+}
+
+/**
+ * On takeover: publish an empty fence message (`Augur-Fence: <token>`) to each output subject
+ * and record {token → its stream position}.
+ */
+export async function publishFences(
+  bus: EventBus,
+  registry: FenceRegistry,
+  options: { subjects: readonly string[]; token: number },
+): Promise<void> {
+  for (const subject of options.subjects) {
+    const ack = await bus.publish({
+      subject,
+      payload: new Uint8Array(),
+      headers: { [HEADER.fence]: String(options.token) },
+    });
+    await registry.record(ack.stream, options.token, ack.position);
+  }
+}
+
+/** The `Augur-Fence` header stamped on a singleton's output. */
+export function fenceHeader(token: number): Record<string, string> {
+  return { [HEADER.fence]: String(token) };
 }

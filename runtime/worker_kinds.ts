@@ -27,6 +27,14 @@ import { runSingleton } from "./singleton.ts";
 import { pollIntoBus } from "./stages/poller_stage.ts";
 import { relatedMarkets, watchlistFor } from "./watchlist.ts";
 import { createMarketSource } from "../adapters/markets/source_factory.ts";
+import { runSingletonStage } from "./singleton_stage.ts";
+import { dedupStage } from "./stages/dedup_stage.ts";
+import { divergenceStage, hasDivergencePairs } from "./stages/divergence_stage.ts";
+import { contextStage } from "./stages/context_stage.ts";
+import { runBridge } from "./bridge.ts";
+import { FenceGate, StoreFenceRegistry } from "./fencing.ts";
+import { Taxonomy } from "../pipeline/taxonomy.ts";
+import { PromptLibrary } from "../pipeline/prompts.ts";
 import type { Platform } from "../pipeline/models.ts";
 
 /** What `augur run` asked for. */
@@ -86,21 +94,38 @@ export function buildWorker(request: KindRequest, components: Components): Worke
         }),
       );
     case "detector":
-      return partitionWorker(request, components, detectorStage({
-        subjects: components.subjects,
-        detectors: config.detectors,
-      }));
+      return partitionWorker(
+        request,
+        components,
+        detectorStage({
+          subjects: components.subjects,
+          detectors: config.detectors,
+        }),
+      );
     case "manipulation":
-      return partitionWorker(request, components, manipulationStage({
-        subjects: components.subjects,
-        options: config.engine.manipulation,
-      }));
+      return partitionWorker(
+        request,
+        components,
+        manipulationStage({
+          subjects: components.subjects,
+          options: config.engine.manipulation,
+        }),
+      );
     case "calibration":
-      return partitionWorker(request, components, calibrationStage({
-        subjects: components.subjects,
-      }));
+      return partitionWorker(
+        request,
+        components,
+        calibrationStage({
+          subjects: components.subjects,
+        }),
+      );
     case "poller":
       return pollerWorker(request, components);
+    case "divergence":
+    case "dedup":
+      return singletonStageWorker(request, components);
+    case "context":
+      return contextWorker(request, components);
     case "store":
       return {
         kind: "store",
@@ -111,6 +136,9 @@ export function buildWorker(request: KindRequest, components: Components): Worke
             signal: context.signal,
             batchSize: config.storage.sink.batch_size,
             maxDelayMs: config.storage.sink.max_delay_ms,
+            fences: new FenceGate(new StoreFenceRegistry(components.store!), {
+              metrics: context.registry,
+            }),
             registry: context.registry,
             logger: context.logger,
           });
@@ -122,6 +150,115 @@ export function buildWorker(request: KindRequest, components: Components): Worke
         "its pipeline stage is not wired into the runtime in this build",
       );
   }
+}
+
+/** The watchlist-derived pieces the signal stages share. */
+function signalContextOf(request: KindRequest, components: Components) {
+  const { config } = components;
+  const watchlist = watchlistFor(config, request.source);
+  const platforms = [...new Set(watchlist.markets.map((m) => m.platform))].sort();
+  return {
+    watchlist,
+    platforms,
+    taxonomy: new Taxonomy(watchlist.relationships),
+    divergence: hasDivergencePairs(watchlist.relationships, config.detectors.cross_market),
+  };
+}
+
+/** The signal-side stages (divergence, dedup) for a request. */
+export function signalStages(request: KindRequest, components: Components) {
+  const { config, subjects } = components;
+  const shared = signalContextOf(request, components);
+  return {
+    ...shared,
+    divergence: divergenceStage({
+      subjects,
+      crossMarket: config.detectors.cross_market,
+      relationships: shared.watchlist.relationships,
+      platforms: shared.platforms,
+      manipulation: config.engine.manipulation,
+    }),
+    dedup: dedupStage({
+      subjects,
+      taxonomy: shared.taxonomy,
+      dedup: config.dedup,
+      windowSeconds: config.engine.runtime.dedup_window_seconds,
+      platforms: shared.platforms,
+      divergence: shared.divergence,
+    }),
+  };
+}
+
+function singletonStageWorker(request: KindRequest, components: Components): Worker {
+  const { config } = components;
+  const stages = signalStages(request, components);
+  const stage = request.kind === "dedup" ? stages.dedup : stages.divergence;
+  return {
+    kind: request.kind,
+    run: async (context) => {
+      let role: "passive" | "active" | undefined;
+      context.readiness.register("singleton_role", () => role !== undefined);
+      const outcome = await runSingletonStage(
+        components.bus!,
+        components.lock!,
+        components.store!,
+        stage,
+        {
+          replicaId: request.replicaId,
+          signal: context.signal,
+          lease: lockTimings(config.bus as unknown as LockBusConfig),
+          checkpointIntervalMs: config.engine.runtime.checkpoint_interval_seconds * 1000,
+          registry: context.registry,
+          logger: context.logger,
+          onRole: (r) => role = r,
+        },
+      );
+      if (outcome === "lost") {
+        throw new AugurError(
+          `${request.kind}: lease lost; exiting so the orchestrator restarts this replica`,
+        );
+      }
+    },
+  };
+}
+
+function contextWorker(request: KindRequest, components: Components): Worker {
+  const { config } = components;
+  const shared = signalContextOf(request, components);
+  return {
+    kind: "context",
+    run: async (context) => {
+      context.readiness.register("bus", () => true);
+      await runBridge(
+        components.bus!,
+        contextStage({
+          subjects: components.subjects,
+          store: components.store!,
+          taxonomy: shared.taxonomy,
+          prompts: PromptLibrary.fromEntries(config.prompts),
+          watchlist: shared.watchlist,
+          waitTimeoutMs: config.engine.runtime.context_wait_timeout_seconds * 1000,
+          fences: new FenceGate(new StoreFenceRegistry(components.store!), {
+            metrics: context.registry,
+          }),
+          registry: context.registry,
+          logger: context.logger,
+        }),
+        {
+          pattern: components.subjects.signals(),
+          group: "context",
+          worker: "context",
+          signal: context.signal,
+          replicaId: request.replicaId,
+          maxInFlight: config.bus.backend.max_in_flight,
+          maxRetries: config.bus.dlq.max_retries,
+          retryBackoffMs: config.bus.dlq.retry_backoff_ms,
+          registry: context.registry,
+          logger: context.logger,
+        },
+      );
+    },
+  };
 }
 
 function pollerWorker(request: KindRequest, components: Components): Worker {

@@ -182,7 +182,9 @@ export class LivePollerSource implements MarketSource {
             platform,
             marketId: id,
             platformMarketId: market.platform_market_id,
-            fetchedAt: outcome.result.fetchedAt,
+            // The snapshot time is the tick time T (DESIGN §10: T = every snapshot's `now`), so a
+            // tick's snapshots are countable in the store (context waits for complete ticks).
+            fetchedAt: T,
             now: T,
             since,
           });

@@ -135,7 +135,9 @@ export class ReplaySource implements MarketSource {
           platform,
           marketId: p.market_id,
           platformMarketId: p.platform_market_id,
-          fetchedAt: p.fetched_at,
+          // The snapshot time is the tick time T (DESIGN §10: T = every snapshot's `now`), so a
+          // tick's snapshots are countable in the store (context waits for complete ticks).
+          fetchedAt: T,
           now: T,
           since: p.since,
         }));

@@ -129,10 +129,19 @@ export class MemoryStore implements Store {
         .sort((a, b) => a.timestamp - b.timestamp || (a.platform < b.platform ? -1 : 1)),
     );
   }
-  latestSnapshots(marketId: string, n: number): Promise<MarketSnapshot[]> {
-    const all = this.#all(SNAPSHOT_CODEC).filter((s) => s.market_id === marketId)
+  latestSnapshots(
+    marketId: string,
+    n: number,
+    options: { asOf?: number } = {},
+  ): Promise<MarketSnapshot[]> {
+    const asOf = options.asOf ?? Infinity;
+    const all = this.#all(SNAPSHOT_CODEC)
+      .filter((s) => s.market_id === marketId && s.timestamp <= asOf)
       .sort((a, b) => a.timestamp - b.timestamp);
     return Promise.resolve(n > 0 ? all.slice(-n) : []);
+  }
+  async oldestSnapshotIn(marketId: string, range: TimeRange): Promise<MarketSnapshot | null> {
+    return (await this.snapshotsInRange(marketId, range))[0] ?? null;
   }
   async latestSnapshot(marketId: string): Promise<MarketSnapshot | null> {
     return (await this.latestSnapshots(marketId, 1))[0] ?? null;

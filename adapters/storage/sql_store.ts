@@ -168,17 +168,34 @@ export abstract class SqlStore implements Store {
     return rows.map(SNAPSHOT_CODEC.decode);
   }
 
-  async latestSnapshots(marketId: string, n: number): Promise<MarketSnapshot[]> {
+  async latestSnapshots(
+    marketId: string,
+    n: number,
+    options: { asOf?: number } = {},
+  ): Promise<MarketSnapshot[]> {
     if (!(n > 0)) return [];
+    const asOf = options.asOf ?? Number.MAX_SAFE_INTEGER;
     const rows = await this.query(
       "snapshots",
       "select",
       `SELECT ${
         cols("snapshots")
-      } FROM "snapshots" WHERE "market_id" = $1 ORDER BY "timestamp" DESC LIMIT $2`,
-      [marketId, Math.floor(n)],
+      } FROM "snapshots" WHERE "market_id" = $1 AND "timestamp" <= $2 ORDER BY "timestamp" DESC LIMIT $3`,
+      [marketId, asOf, Math.floor(n)],
     );
     return rows.map(SNAPSHOT_CODEC.decode).reverse();
+  }
+
+  async oldestSnapshotIn(marketId: string, range: TimeRange): Promise<MarketSnapshot | null> {
+    const rows = await this.query(
+      "snapshots",
+      "select",
+      `SELECT ${
+        cols("snapshots")
+      } FROM "snapshots" WHERE "market_id" = $1 AND "timestamp" >= $2 AND "timestamp" < $3 ORDER BY "timestamp" ASC LIMIT 1`,
+      [marketId, range.start, range.end],
+    );
+    return rows.length ? SNAPSHOT_CODEC.decode(rows[0]) : null;
   }
 
   async latestSnapshot(marketId: string): Promise<MarketSnapshot | null> {

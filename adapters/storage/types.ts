@@ -132,8 +132,17 @@ export interface Store {
 
   /** Snapshots of a market with timestamp in `[start, end)`, ascending. */
   snapshotsInRange(marketId: string, range: TimeRange): Promise<MarketSnapshot[]>;
-  /** The latest `n` snapshots of a market, ascending by timestamp (oldest of them first). */
-  latestSnapshots(marketId: string, n: number): Promise<MarketSnapshot[]>;
+  /**
+   * The latest `n` snapshots of a market, ascending by timestamp (oldest of them first);
+   * with `asOf`, only snapshots at or before that time (epoch µs).
+   */
+  latestSnapshots(
+    marketId: string,
+    n: number,
+    options?: { asOf?: number },
+  ): Promise<MarketSnapshot[]>;
+  /** The oldest snapshot of a market with timestamp in `[start, end)`, or null. */
+  oldestSnapshotIn(marketId: string, range: TimeRange): Promise<MarketSnapshot | null>;
   /** The latest snapshot of a market, or null. */
   latestSnapshot(marketId: string): Promise<MarketSnapshot | null>;
   /** Trades with timestamp in range, ascending by (timestamp, market_id, trade key). */

@@ -116,7 +116,15 @@ export interface PollOptions {
   readonly isValid?: () => boolean;
   /** Called after each tick is fully published. */
   readonly onTick?: (tick: Tick) => void;
+  /**
+   * When the source ends by itself (a replay drained, a finite simulation, `--once`), publish a
+   * final tick (t = FINAL_TICK) so every downstream window closes. Default true.
+   */
+  readonly finalTick?: boolean;
 }
+
+/** The tick time of the final tick of a finished source: closes every window downstream. */
+export const FINAL_TICK = Number.MAX_SAFE_INTEGER;
 
 /** Publish the source's ticks of `platform` until it ends or the signal aborts. */
 export async function pollIntoBus(
@@ -141,6 +149,15 @@ export async function pollIntoBus(
       ticks++;
       snapshots += tick.messages.length;
       options.onTick?.(tick);
+    }
+    const ended = !options.signal.aborted && (!options.isValid || options.isValid());
+    if (ended && (options.finalTick ?? true)) {
+      const final = tickMessages(options.subjects, {
+        platform: options.platform,
+        T: FINAL_TICK,
+        messages: [],
+      }, options.related);
+      await bus.publishBatch(final.markers);
     }
   } finally {
     options.signal.removeEventListener("abort", stop);

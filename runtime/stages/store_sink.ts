@@ -1,6 +1,6 @@
 /**
  * The store sink (`augur run store`): a batching competing consumer that writes snapshots
- * (with their trades), features, signals and contexts to the Store and acks each message only
+ * (with their trades), features, signals, contexts and tick announcements to the Store and acks each message only
  * after the batch holding it committed. Tick markers are acked without a write; undecodable
  * payloads are dead-lettered; a failed commit is retried with backoff (writes are idempotent
  * upserts, so a retried or redelivered batch changes nothing twice).
@@ -13,7 +13,8 @@
  * @module
  */
 import type { Delivery, EventBus, Subscription } from "../../adapters/bus/types.ts";
-import type { Store, TradeRecord } from "../../adapters/storage/types.ts";
+import type { Store, TickRecord, TradeRecord } from "../../adapters/storage/types.ts";
+import { decodeTickMessage } from "./poller_stage.ts";
 import { createLogger, type Logger } from "../../adapters/observability/logger.ts";
 import { defaultRegistry, type MetricsRegistry } from "../../adapters/observability/metrics.ts";
 import { decode, KINDS } from "../../pipeline/canonical_json.ts";
@@ -54,12 +55,13 @@ export interface SinkBatch {
   features: FeatureVector[];
   signals: MarketSignal[];
   contexts: SignalContext[];
+  ticks: TickRecord[];
 }
 
-type Family = "snapshots" | "features" | "signals" | "contexts";
+type Family = "snapshots" | "features" | "signals" | "contexts" | "ticks";
 
 function emptyBatch(): SinkBatch {
-  return { snapshots: [], trades: [], features: [], signals: [], contexts: [] };
+  return { snapshots: [], trades: [], features: [], signals: [], contexts: [], ticks: [] };
 }
 
 /** Run the sink until the signal aborts; pending rows are committed before it resolves. */
@@ -73,7 +75,7 @@ export async function runStoreSink(
   const metrics = workerMetrics(registry);
   const group = options.group ?? "store";
   const { subjects } = options;
-  const families: Family[] = ["snapshots", "features", "signals", "contexts"];
+  const families: Family[] = ["snapshots", "features", "signals", "contexts", "ticks"];
   const subscriptions: Subscription[] = families.map((family) =>
     bus.subscribe(subjects.familyPattern(family), group, { worker: "store" })
   );
@@ -105,6 +107,8 @@ export async function runStoreSink(
           await store.upsertFeatures(current.features);
           await store.upsertSignals(current.signals);
           await store.upsertContexts(current.contexts);
+          // Ticks last: a recorded tick tells context its snapshots are all announced.
+          await store.recordTicks(current.ticks);
           metrics.transformSeconds.observe({ kind: "store" }, (performance.now() - started) / 1000);
           break;
         } catch (error) {
@@ -157,6 +161,11 @@ export async function runStoreSink(
         case "contexts":
           batch.contexts.push(decode(delivery.payload, KINDS.context));
           break;
+        case "ticks": {
+          const tick = decodeTickMessage(delivery.payload);
+          batch.ticks.push({ platform: tick.platform, t: tick.t, announced: tick.announced });
+          break;
+        }
       }
     } catch (error) {
       logger.warn("undecodable message dead-lettered", {

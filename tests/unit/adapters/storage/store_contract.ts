@@ -224,6 +224,18 @@ export async function runStoreContract(
       assertEquals(await store.latestSnapshots("latest", 0), []);
     });
 
+    await t.step("as-of reads: latest N at or before a time, oldest in a range", async () => {
+      const asOf = await store.latestSnapshots("latest", 2, { asOf: T0 + 4 * S });
+      assertEquals(asOf.map((s) => s.timestamp), [T0 + 3 * S, T0 + 4 * S]);
+      assertEquals(await store.latestSnapshots("latest", 2, { asOf: T0 - 1 }), []);
+      const oldest = await store.oldestSnapshotIn("latest", { start: T0 + 2 * S, end: T0 + 6 * S });
+      assertEquals(oldest?.timestamp, T0 + 2 * S);
+      assertEquals(
+        await store.oldestSnapshotIn("latest", { start: T0 + 10 * S, end: T0 + 20 * S }),
+        null,
+      );
+    });
+
     await t.step("upsert updates on the natural key; in-batch duplicates: last wins", async () => {
       const a = snapshot("upd", T0);
       await store.upsertSnapshots([a, { ...a, last_price: 0.9 }]);
