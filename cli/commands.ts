@@ -14,6 +14,8 @@ import { lockCommand } from "./lock.ts";
 import { configCommand } from "./config_check.ts";
 import { workersCommand } from "./workers.ts";
 import { runCommandSpec } from "./run.ts";
+import { recordCommand } from "./record.ts";
+import { calibrateCommand } from "./calibrate.ts";
 
 /** Every `augur` subcommand. */
 export const COMMANDS: readonly Command[] = [
@@ -21,4 +23,6 @@ export const COMMANDS: readonly Command[] = [
   lockCommand,
   configCommand,
   workersCommand,
+  recordCommand,
+  calibrateCommand,
 ];
