@@ -32,6 +32,7 @@ import { dedupStage } from "./stages/dedup_stage.ts";
 import { divergenceStage, hasDivergencePairs } from "./stages/divergence_stage.ts";
 import { contextStage } from "./stages/context_stage.ts";
 import { runBridge } from "./bridge.ts";
+import { websocketWorker } from "./stages/websocket_stage.ts";
 import { FenceGate, StoreFenceRegistry } from "./fencing.ts";
 import { Taxonomy } from "../pipeline/taxonomy.ts";
 import { PromptLibrary } from "../pipeline/prompts.ts";
@@ -126,6 +127,8 @@ export function buildWorker(request: KindRequest, components: Components): Worke
       return singletonStageWorker(request, components);
     case "context":
       return contextWorker(request, components);
+    case "websocket":
+      return websocketWorker(components);
     case "store":
       return {
         kind: "store",

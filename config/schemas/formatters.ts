@@ -58,6 +58,12 @@ export const FormattersFileSchema = z.strictObject({
     heartbeat_interval_seconds: posInt(30),
     heartbeat_timeout_seconds: posInt(90),
     per_connection_buffer: posInt(64),
+    /** NAME of the env var holding the bearer token clients must present (absent = open). */
+    auth_token_env: optionalEnvName(),
+    /** Connections beyond this are refused with HTTP 503. */
+    max_connections: posInt(10_000),
+    /** Largest client message accepted; a larger one closes that connection (1009). */
+    max_message_bytes: posInt(4096),
   }),
 });
 
