@@ -16,6 +16,9 @@ import { workersCommand } from "./workers.ts";
 import { runCommandSpec } from "./run.ts";
 import { recordCommand } from "./record.ts";
 import { calibrateCommand } from "./calibrate.ts";
+import { migrateCommand } from "./migrate.ts";
+import { verifyCommand } from "./verify.ts";
+import { dualWriteCommand } from "./dual_write.ts";
 
 /** Every `augur` subcommand. */
 export const COMMANDS: readonly Command[] = [
@@ -25,4 +28,7 @@ export const COMMANDS: readonly Command[] = [
   workersCommand,
   recordCommand,
   calibrateCommand,
+  migrateCommand,
+  verifyCommand,
+  dualWriteCommand,
 ];

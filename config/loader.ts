@@ -177,15 +177,21 @@ function parseFile(spec: ConfigFileSpec, text: string, where: string): unknown {
   if (!result.success) {
     const issue = result.error.issues[0];
     const { path, message } = describeIssue(issue, raw, spec.schema);
-    throw new ConfigError(`${where}: ${path ? `${path}: ` : ""}${message}`, {
+    throw new ConfigError(`${where}: ${path ? `${path}: ` : ""}${oneLine(message)}`, {
       cause: result.error,
     });
   }
   const problem = spec.validate?.(result.data as never);
   if (problem) {
-    throw new ConfigError(`${where}: ${formatPath(problem.path)}: ${problem.message}`);
+    throw new ConfigError(`${where}: ${formatPath(problem.path)}: ${oneLine(problem.message)}`);
   }
   return spec.section ? spec.section(result.data as never) : result.data;
+}
+
+/** Keep a message on one line: control characters (from quoted TOML values) are escaped. */
+function oneLine(message: string): string {
+  // deno-lint-ignore no-control-regex
+  return message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
 function checkKnownFile(dir: string, name: string): void {

@@ -819,6 +819,70 @@ export function encode<T>(value: NoInfer<T>, kind: Kind<T>): Uint8Array {
 
 type Fixer = (value: unknown) => unknown;
 
+/** Deepest nesting accepted inside a free-form JSON field (`raw_json`); deeper cannot print. */
+export const MAX_JSON_DEPTH = 128;
+
+const PROTO_KEY = 'expected no "__proto__" key (it would be dropped), received one';
+
+/**
+ * Free-form JSON (`raw_json`): reject what decodes but can never be encoded or would change
+ * silently: a `"__proto__"` key (zod's record parsing drops it), a non-finite number (`1e999`
+ * parses to Infinity) and nesting deeper than {@linkcode MAX_JSON_DEPTH} (the printer
+ * recurses).
+ */
+function checkJson(value: unknown): unknown {
+  const problem = jsonProblem(value, 1);
+  if (problem !== null) throw problem;
+  return value;
+}
+
+/**
+ * Why a free-form JSON value (like `raw_json`) could not travel faithfully through
+ * {@linkcode encode} / {@linkcode decode} — `"<path>: <detail>"` — or null when it can.
+ *
+ * @example
+ * ```ts
+ * import { freeJsonProblem } from "./canonical_json.ts";
+ * freeJsonProblem({ a: [1, 2] }); // null
+ * freeJsonProblem({ a: [Infinity] }); // "a[0]: expected a finite number, received Infinity"
+ * ```
+ */
+export function freeJsonProblem(value: unknown): string | null {
+  const problem = jsonProblem(value, 1);
+  if (problem === null) return null;
+  const path = renderPath(problem.segments);
+  return `${path || "<root>"}: ${problem.detail}`;
+}
+
+function jsonProblem(v: unknown, depth: number): FieldError | null {
+  if (typeof v === "number") {
+    return Number.isFinite(v) ? null : new FieldError(`expected a finite number, received ${v}`);
+  }
+  if (typeof v !== "object" || v === null) return null;
+  if (depth > MAX_JSON_DEPTH) {
+    return new FieldError(`expected JSON nested at most ${MAX_JSON_DEPTH} deep, received more`);
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const problem = jsonProblem(v[i], depth + 1);
+      if (problem !== null) {
+        problem.segments.unshift(i);
+        return problem;
+      }
+    }
+    return null;
+  }
+  if (Object.hasOwn(v, "__proto__")) return new FieldError(PROTO_KEY);
+  for (const k in v) {
+    const problem = jsonProblem((v as Record<string, unknown>)[k], depth + 1);
+    if (problem !== null) {
+      problem.segments.unshift(k);
+      return problem;
+    }
+  }
+  return null;
+}
+
 /** Builds a function converting ISO time strings to µs in place; null if no time inside. */
 function compileFixer(layout: Layout): Fixer | null {
   if (layout === "time") {
@@ -829,6 +893,7 @@ function compileFixer(layout: Layout): Fixer | null {
       return us;
     };
   }
+  if (layout === "json") return checkJson;
   if (typeof layout === "string") return null;
   if ("nullable" in layout) {
     const inner = compileFixer(layout.nullable);
@@ -850,9 +915,17 @@ function compileFixer(layout: Layout): Fixer | null {
   }
   if ("record" in layout) {
     const inner = compileFixer(layout.record);
-    if (inner === null) return null;
+    if (inner === null) {
+      return (v) => {
+        if (typeof v === "object" && v !== null && Object.hasOwn(v, "__proto__")) {
+          throw new FieldError(PROTO_KEY);
+        }
+        return v;
+      };
+    }
     return (v) => {
       if (typeof v !== "object" || v === null) return v;
+      if (Object.hasOwn(v, "__proto__")) throw new FieldError(PROTO_KEY);
       const r = v as Record<string, unknown>;
       let k = "";
       try {

@@ -29,6 +29,7 @@
  * @module
  */
 
+import { freeJsonProblem } from "./canonical_json.ts";
 import {
   type BookLevels,
   type Level,
@@ -120,7 +121,11 @@ export function toNumber(value: unknown, field: string): number | null {
     }
     return value;
   }
-  if (typeof value === "string" && NUMERIC_RE.test(value)) return Number(value);
+  if (typeof value === "string" && NUMERIC_RE.test(value)) {
+    const n = Number(value);
+    if (Number.isFinite(n)) return n;
+    throw new MalformedPayloadError(field, `expected a finite number, received ${show(value)}`);
+  }
   throw new MalformedPayloadError(
     field,
     `expected a number or numeric string, received ${show(value)}`,
@@ -162,7 +167,15 @@ export function parseIsoMicros(value: unknown, field: string): number {
     offsetMin = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4)));
   }
   const micros = Number((frac + "000000").slice(0, 6));
-  return (ms - offsetMin * 60_000) * 1000 + micros;
+  const us = (ms - offsetMin * 60_000) * 1000 + micros;
+  // Years 0–99 would be read as 19xx by Date.UTC; µs outside the safe integers cannot travel.
+  if (+y < 100 || !Number.isSafeInteger(us)) {
+    throw new MalformedPayloadError(
+      field,
+      `expected a date-time between the years 1686 and 2254, received ${show(value)}`,
+    );
+  }
+  return us;
 }
 
 /** Unix seconds (number or numeric string) or ISO string → epoch µs. */
@@ -173,7 +186,11 @@ function toMicros(value: unknown, field: string): number {
       throw new MalformedPayloadError(field, `expected a timestamp, received ${show(value)}`);
     }
     // seconds, or milliseconds when implausibly large for seconds
-    return n > 1e11 ? Math.round(n * 1000) : Math.round(n * 1_000_000);
+    const us = n > 1e11 ? Math.round(n * 1000) : Math.round(n * 1_000_000);
+    if (!Number.isSafeInteger(us)) {
+      throw new MalformedPayloadError(field, `expected a timestamp, received ${show(value)}`);
+    }
+    return us;
   }
   return parseIsoMicros(value, field);
 }
@@ -342,11 +359,20 @@ export function normalizeSnapshot(
       `expected integer epoch µs, received ${context.fetchedAt}`,
     );
   }
+  const raw_json = context.rawJson ?? payload;
+  const rawProblem = freeJsonProblem(raw_json);
+  if (rawProblem !== null) throw new MalformedPayloadError("raw_json", rawProblem);
   let liquidity = 0;
   if (book) {
     validateBook(book);
     const depth = bookDepth(book);
     liquidity = depth.bid_depth + depth.ask_depth;
+    if (!Number.isFinite(liquidity)) {
+      throw new SnapshotValidationError(
+        "liquidity",
+        `expected a finite book depth, received ${liquidity}`,
+      );
+    }
   }
   return {
     market_id: context.marketId,
@@ -362,9 +388,13 @@ export function normalizeSnapshot(
     resolution_source,
     resolution_criteria,
     closes_at,
-    raw_json: context.rawJson ?? payload,
+    raw_json,
     schema_version: SCHEMA_VERSION,
   };
+}
+
+function checkSize(size: number, field: string): void {
+  if (!(size >= 0)) throw new SnapshotValidationError(field, `expected ≥ 0, received ${size}`);
 }
 
 function validateBook(book: Book): void {
@@ -661,6 +691,7 @@ export function polymarketTrades(body: unknown, options: TradeOptions): RawTrade
       side = side === "buy" ? "sell" : side === "sell" ? "buy" : side;
     }
     checkProbability(price, `${f}.price`);
+    checkSize(size, `${f}.size`);
     const cp = t.proxyWallet ?? t.counterparty ?? null;
     out.push({
       market_id: options.marketId,
@@ -812,6 +843,7 @@ export function kalshiTrades(body: unknown, options: TradeOptions): RawTrade[] {
       throw new MalformedPayloadError(f, "expected yes_price and count");
     }
     checkProbability(price, `${f}.yes_price`);
+    checkSize(size, `${f}.count`);
     const side = t.taker_side ?? t.taker_outcome_side;
     out.push({
       market_id: options.marketId,

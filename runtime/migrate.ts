@@ -35,13 +35,15 @@ import { TimescaleStore } from "../adapters/storage/timescale_store.ts";
 import { withRetry } from "../adapters/storage/retry.ts";
 import { createLogger, type Logger } from "../adapters/observability/logger.ts";
 import { defaultRegistry, type MetricsRegistry } from "../adapters/observability/metrics.ts";
-import { PgMigrateTarget } from "./migrate_copy.ts";
+import { copyText, MigrateWriteError, PgMigrateTarget } from "./migrate_copy.ts";
 import { MigrateDisplay } from "./migrate_display.ts";
 import {
+  type CopyBatch,
   MIGRATE_TABLES,
   type MigrateSource,
   type MigrateTable,
   type Partition,
+  type RowValue,
 } from "./migrate_sources.ts";
 
 /** A partition's written rows disagree with its source rows. Exit code 1. */
@@ -106,11 +108,11 @@ export interface MigrateReport {
   plan: PlannedPartition[];
 }
 
-/** Build the plan (validates the source); reads progress records when a target is given. */
+/** Build the plan (validates the whole source); nothing is marked done yet. */
 export async function planMigration(
   source: MigrateSource,
   range: TimeRange,
-  options: { tables?: readonly MigrateTable[]; target?: PgMigrateTarget } = {},
+  options: { tables?: readonly MigrateTable[] } = {},
 ): Promise<PlannedPartition[]> {
   const plan: PlannedPartition[] = [];
   for (const table of options.tables ?? MIGRATE_TABLES) {
@@ -118,11 +120,17 @@ export async function planMigration(
       plan.push({ ...partition, done: false });
     }
   }
-  if (options.target) {
-    for (const p of plan) {
-      const record = await options.target.progress(p);
-      p.done = record !== null && record.sourceRows === p.rows && record.writtenRows === p.rows;
-    }
+  return plan;
+}
+
+/** Mark the partitions recorded in `migrate_progress` with the same source count as done. */
+export async function markDone(
+  plan: PlannedPartition[],
+  target: PgMigrateTarget,
+): Promise<PlannedPartition[]> {
+  for (const p of plan) {
+    const record = await target.progress(p);
+    p.done = record !== null && record.sourceRows === p.rows && record.writtenRows === p.rows;
   }
   return plan;
 }
@@ -149,9 +157,10 @@ export function formatPlan(source: string, plan: readonly PlannedPartition[]): s
 export async function runMigrate(options: MigrateOptions): Promise<MigrateReport> {
   const registry = options.registry ?? defaultRegistry;
   const logger = options.logger ?? createLogger({ component: "migrate" });
-  const write = options.write ?? ((text: string) => Deno.stderr.writeSync(
-    new TextEncoder().encode(text),
-  ));
+  const write = options.write ?? ((text: string) =>
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(text),
+    ));
   const batchSize = Math.max(1, options.batchSize ?? 50_000);
   const started = performance.now();
   const rowsCounter = registry.counter(
@@ -162,15 +171,11 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
 
   if (options.dryRun) {
     // Validate and plan first; read progress only if the target is reachable.
-    const plan0 = await planMigration(options.source, options.range, { tables: options.tables });
-    let plan = plan0;
+    const plan = await planMigration(options.source, options.range, { tables: options.tables });
     if (options.targetUrl) {
       const target = await PgMigrateTarget.open(options.targetUrl, { create: false });
       try {
-        plan = await planMigration(options.source, options.range, {
-          tables: options.tables,
-          target,
-        });
+        await markDone(plan, target);
       } finally {
         await target.close();
       }
@@ -183,7 +188,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     throw new AugurError("augur migrate: no PostgreSQL DSN (the target) was given");
   }
   // Validate the whole source before touching the target (nothing written on a bad file).
-  await planMigration(options.source, options.range, { tables: options.tables });
+  const plan = await planMigration(options.source, options.range, { tables: options.tables });
   const store = new TimescaleStore({ url: options.targetUrl, config: options.storage, registry });
   try {
     await store.initialize();
@@ -194,10 +199,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
   let rowsDone = 0;
   let writtenTotal = 0;
   try {
-    const plan = await planMigration(options.source, options.range, {
-      tables: options.tables,
-      target,
-    });
+    await markDone(plan, target);
     const todo = plan.filter((p) => !p.done);
     const total = todo.reduce((s, p) => s + p.rows, 0);
     const display = new MigrateDisplay({
@@ -211,19 +213,71 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
         plan.length - todo.length
       } already done, from ${options.source.description}`,
     );
-    for (const partition of todo) {
-      display.label = `${partition.table} ${partition.day}`;
-      let sent = 0;
-      let written = 0;
-      for await (const batch of options.source.read(partition, batchSize)) {
-        written += await withRetry(() => target.writeBatch(partition.table, batch), {
-          operation: "migrate_write",
-          registry,
-          logger,
-        });
-        sent += batch.length;
-        display.add(batch.length);
+    const upsert = (table: MigrateTable, text: string) =>
+      withRetry(() => target.writeCopy(table, text), {
+        operation: "migrate_write",
+        registry,
+        logger,
+      });
+    const count = (p: Partition) =>
+      withRetry(() => target.count(p.table, p.range), {
+        operation: "migrate_count",
+        registry,
+        logger,
+      });
+    // The source reads the next batches (native threads) while PostgreSQL writes these.
+    const items = buffered(produce(options.source, todo, batchSize), 2);
+    let state: PartitionState | undefined;
+    for await (const item of items) {
+      if (item.kind === "start") {
+        const partition = item.partition;
+        display.label = `${partition.table} ${partition.day}`;
+        // Fast path: an empty target partition of bounded size is COPYed straight into the
+        // table (atomic per batch); the rows PostgreSQL then counts in the range are the
+        // rows it wrote. Anything unexpected falls back to the staged upsert of the batches.
+        const before = partition.rows <= FAST_PATH_BATCHES * batchSize
+          ? await count(partition)
+          : -1;
+        state = { partition, sent: 0, written: 0, fast: before === 0, kept: [] };
+        continue;
       }
+      const s = state!;
+      const { partition } = s;
+      if (item.kind === "batch") {
+        if (s.fast) {
+          try {
+            await target.copyInto(partition.table, item.batch.text);
+            s.kept.push(item.batch);
+          } catch (error) {
+            if (!(error instanceof MigrateWriteError)) throw error;
+            logger.info("direct COPY refused; upserting the partition instead", {
+              table: partition.table,
+              day: partition.day,
+              error: error.message,
+            });
+            s.fast = false;
+            for (const batch of s.kept) s.written += await upsert(partition.table, batch.text);
+            s.written += await upsert(partition.table, item.batch.text);
+          }
+        } else s.written += await upsert(partition.table, item.batch.text);
+        s.sent += item.batch.rows;
+        display.add(item.batch.rows);
+        continue;
+      }
+      if (s.fast) {
+        s.written = await count(partition);
+        if (s.written !== s.sent) {
+          logger.info("partition count after direct COPY differs; upserting it instead", {
+            table: partition.table,
+            day: partition.day,
+            counted: s.written,
+            sent: s.sent,
+          });
+          s.written = 0;
+          for (const batch of s.kept) s.written += await upsert(partition.table, batch.text);
+        }
+      }
+      const { sent, written } = s;
       if (sent !== partition.rows) {
         throw new MigrateParityError(
           `${partition.table} ${partition.day}: the source changed during the migration (planned ${partition.rows} rows, read ${sent}); migrate from a drained engine's file or a copy`,
@@ -234,11 +288,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
           `${partition.table} ${partition.day}: row-count mismatch: source has ${partition.rows} rows, PostgreSQL reports ${written} written`,
         );
       }
-      const present = await withRetry(() => target.count(partition.table, partition.range), {
-        operation: "migrate_count",
-        registry,
-        logger,
-      });
+      const present = s.fast ? written : await count(partition);
       if (present < partition.rows) {
         throw new MigrateParityError(
           `${partition.table} ${partition.day}: row-count mismatch: source has ${partition.rows} rows, PostgreSQL holds ${present} after the write`,
@@ -251,6 +301,7 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
       rowsCounter.inc({ table: partition.table }, written);
       rowsDone += sent;
       writtenTotal += written;
+      state = undefined;
     }
     display.finish();
     const out = report(options.source.description, false, plan, rowsDone, writtenTotal, started);
@@ -264,6 +315,75 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
   } finally {
     await target.close();
   }
+}
+
+/** Partitions up to this many batches may take the direct-COPY fast path. */
+const FAST_PATH_BATCHES = 4;
+
+interface PartitionState {
+  partition: Partition;
+  sent: number;
+  written: number;
+  fast: boolean;
+  /** Batches copied directly (kept to re-apply as upserts if the fast path falls back). */
+  kept: CopyBatch[];
+}
+
+type Item =
+  | { kind: "start"; partition: Partition }
+  | { kind: "batch"; batch: CopyBatch }
+  | { kind: "end" };
+
+async function* produce(
+  source: MigrateSource,
+  todo: readonly Partition[],
+  batchSize: number,
+): AsyncIterable<Item> {
+  for (const partition of todo) {
+    yield { kind: "start", partition };
+    const batches = source.readCopy
+      ? source.readCopy(partition, batchSize)
+      : encoded(source.read(partition, batchSize), partition.table);
+    for await (const batch of batches) yield { kind: "batch", batch };
+    yield { kind: "end" };
+  }
+}
+
+/** Pull up to `depth` items ahead of the consumer. */
+async function* buffered<T>(source: AsyncIterable<T>, depth: number): AsyncIterable<T> {
+  const it = source[Symbol.asyncIterator]();
+  const ahead: Promise<IteratorResult<T>>[] = [];
+  let done = false;
+  const fill = () => {
+    while (!done && ahead.length < depth) {
+      const next = it.next();
+      next.then((r) => {
+        if (r.done) done = true;
+      }, () => {
+        done = true;
+      });
+      ahead.push(next);
+    }
+  };
+  try {
+    for (;;) {
+      fill();
+      const head = ahead.shift();
+      if (!head) return;
+      const result = await head;
+      if (result.done) return;
+      yield result.value;
+    }
+  } finally {
+    await it.return?.();
+  }
+}
+
+async function* encoded(
+  batches: AsyncIterable<RowValue[][]>,
+  table: MigrateTable,
+): AsyncIterable<CopyBatch> {
+  for await (const rows of batches) yield { rows: rows.length, text: copyText(table, rows) };
 }
 
 function nowUs(): number {

@@ -22,6 +22,7 @@
  * @module
  */
 import postgres from "postgres";
+import net from "node:net";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { TABLES, type TableSpec } from "../adapters/storage/schema.ts";
@@ -155,7 +156,8 @@ export class PgMigrateTarget {
       connect_timeout: options.connectTimeoutSeconds ?? 30,
       onnotice: () => {},
       prepare: true,
-    }) as unknown as Sql;
+      socket: noDelaySocket,
+    } as postgres.Options<Record<string, never>>) as unknown as Sql;
     try {
       const conn = await sql.reserve();
       // Later commits durable ⇒ earlier ones durable (WAL order): the progress record is
@@ -173,8 +175,14 @@ export class PgMigrateTarget {
    * Write one batch of `table` (COPY into staging, then merge); resolves to the number of
    * rows PostgreSQL reports written.
    */
-  async writeBatch(table: MigrateTable, rows: readonly RowValue[][]): Promise<number> {
-    if (rows.length === 0) return 0;
+  writeBatch(table: MigrateTable, rows: readonly RowValue[][]): Promise<number> {
+    if (rows.length === 0) return Promise.resolve(0);
+    return this.writeCopy(table, copyText(table, rows));
+  }
+
+  /** Like {@linkcode PgMigrateTarget.writeBatch} with rows already encoded as COPY text. */
+  async writeCopy(table: MigrateTable, text: string): Promise<number> {
+    if (text.length === 0) return 0;
     const spec: TableSpec = TABLES[table];
     const stage = `"migrate_stage_${spec.name}"`;
     try {
@@ -185,7 +193,6 @@ export class PgMigrateTarget {
         this.#staged.add(table);
       }
       await this.#conn.unsafe(`TRUNCATE ${stage}`);
-      const text = copyText(table, rows);
       const writable = await this.#conn.unsafe(
         `COPY ${stage} (${quotedColumns(spec)}) FROM STDIN`,
       ).writable();
@@ -194,6 +201,23 @@ export class PgMigrateTarget {
       return result.count ?? 0;
     } catch (error) {
       throw wrap(error, `write ${table}`);
+    }
+  }
+
+  /**
+   * COPY encoded rows straight into `table` (one atomic statement; fails as a whole on a key
+   * conflict). Used only for partitions that were empty in the target.
+   */
+  async copyInto(table: MigrateTable, text: string): Promise<void> {
+    if (text.length === 0) return;
+    const spec: TableSpec = TABLES[table];
+    try {
+      const writable = await this.#conn.unsafe(
+        `COPY "${spec.name}" (${quotedColumns(spec)}) FROM STDIN`,
+      ).writable();
+      await pipeline(Readable.from([text]), writable);
+    } catch (error) {
+      throw wrap(error, `copy ${table}`);
     }
   }
 
@@ -267,6 +291,19 @@ export class PgMigrateTarget {
     } catch { /* already released */ }
     await this.#sql.end({ timeout: 2 });
   }
+}
+
+/**
+ * A TCP socket with Nagle's algorithm off. postgres.js never calls `setNoDelay`, and under
+ * Deno's node:net its small back-to-back writes (COPY data then CopyDone, Parse then
+ * Execute) otherwise wait for the peer's delayed ACK: ~40 ms per statement.
+ */
+function noDelaySocket(options: { host: string[]; port: number[]; path?: string }): net.Socket {
+  const socket = options.path
+    ? net.connect(options.path)
+    : net.connect(options.port[0], options.host[0]);
+  socket.setNoDelay(true);
+  return socket;
 }
 
 function toRecord(row: Record<string, unknown>): ProgressRecord {

@@ -170,7 +170,9 @@ export function formatVerifyReport(report: VerifyReport): string {
   ];
   for (const t of report.tables) {
     lines.push(
-      `  ${t.table.padEnd(10)} groups ${t.groups}  source rows ${t.source_rows}  target rows ${t.target_rows}  mismatches ${t.mismatched_groups}`,
+      `  ${
+        t.table.padEnd(10)
+      } groups ${t.groups}  source rows ${t.source_rows}  target rows ${t.target_rows}  mismatches ${t.mismatched_groups}`,
     );
   }
   if (report.first.length) {

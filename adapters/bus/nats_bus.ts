@@ -770,7 +770,17 @@ function durableName(group: string): string {
 
 function toNatsHeaders(h: Headers): MsgHdrs {
   const out = natsHeaders();
-  for (const key in h) out.set(key, h[key]);
+  for (const key in h) {
+    const value = h[key];
+    // The client trims values silently; refuse instead of delivering a changed header.
+    if (key === "" || value !== value.trim()) {
+      throw new TypeError(
+        `nats bus: header ${JSON.stringify(key)} cannot travel over NATS ` +
+          `(expected a non-empty name and a value without leading/trailing whitespace)`,
+      );
+    }
+    out.set(key, value);
+  }
   return out;
 }
 

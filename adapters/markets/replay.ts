@@ -14,6 +14,7 @@
  * @module
  */
 
+import { AugurError } from "../../config/errors.ts";
 import { type Platform, type SnapshotMessage } from "../../pipeline/models.ts";
 import { normalizePoll } from "../../pipeline/normalizer.ts";
 import { defaultRegistry, type MetricsRegistry } from "../observability/metrics.ts";
@@ -40,8 +41,27 @@ interface PollLine {
   responses: RawResponse[];
 }
 
-/** Read the lines of a plain or gzip NDJSON file. */
+/** A record file that is not a valid recording (bad JSON, bad gzip, a malformed line). */
+export class ReplayFormatError extends AugurError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ReplayFormatError";
+  }
+}
+
+/**
+ * Read the lines of a plain or gzip NDJSON file.
+ * @throws {ReplayFormatError} on invalid JSON or a corrupt gzip stream, naming the line.
+ */
 export async function* readNdjson(path: string): AsyncGenerator<unknown> {
+  let lineNo = 0;
+  const parse = (line: string): unknown => {
+    try {
+      return JSON.parse(line);
+    } catch (error) {
+      throw new ReplayFormatError(`${path}: line ${lineNo}: invalid JSON`, { cause: error });
+    }
+  };
   const file = await Deno.open(path, { read: true });
   const head = new Uint8Array(2);
   const n = await file.read(head);
@@ -53,16 +73,62 @@ export async function* readNdjson(path: string): AsyncGenerator<unknown> {
     );
   }
   let buffer = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
+  const chunks = stream.pipeThrough(new TextDecoderStream())[Symbol.asyncIterator]();
+  while (true) {
+    let next: IteratorResult<string>;
+    try {
+      next = await chunks.next();
+    } catch (error) {
+      throw new ReplayFormatError(`${path}: cannot read (${(error as Error).message})`, {
+        cause: error,
+      });
+    }
+    if (next.done) break;
+    buffer += next.value;
     let nl: number;
     while ((nl = buffer.indexOf("\n")) >= 0) {
       const line = buffer.slice(0, nl).trim();
       buffer = buffer.slice(nl + 1);
-      if (line) yield JSON.parse(line);
+      lineNo++;
+      if (line) yield parse(line);
     }
   }
-  if (buffer.trim()) yield JSON.parse(buffer);
+  lineNo++;
+  if (buffer.trim()) yield parse(buffer);
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const isPlatform = (v: unknown): v is Platform => v === "polymarket" || v === "kalshi";
+
+/** Why a recorded line is malformed, or null. */
+function lineProblem(line: Record<string, unknown>): string | null {
+  switch (line.type) {
+    case "header":
+      return isPlatform(line.platform) ? null : "header: expected platform polymarket | kalshi";
+    case "tick":
+      if (!Number.isSafeInteger(line.T)) return "tick: expected T, integer epoch µs";
+      if (line.platform !== undefined && line.platform !== null && !isPlatform(line.platform)) {
+        return "tick: expected platform polymarket | kalshi";
+      }
+      return null;
+    case "poll": {
+      if (typeof line.market_id !== "string" || typeof line.platform_market_id !== "string") {
+        return "poll: expected market_id and platform_market_id strings";
+      }
+      if (!Number.isSafeInteger(line.since) || !Number.isSafeInteger(line.fetched_at)) {
+        return "poll: expected since and fetched_at, integer epoch µs";
+      }
+      const ok = Array.isArray(line.responses) &&
+        line.responses.every((r) =>
+          isRecord(r) && typeof r.kind === "string" && typeof r.status === "number" &&
+          typeof r.body === "string"
+        );
+      return ok ? null : "poll: expected responses [{kind, status, body}]";
+    }
+    default:
+      return null; // poll_error and future line types are skipped
+  }
 }
 
 /**
@@ -106,8 +172,14 @@ export class ReplaySource implements MarketSource {
     let platform: Platform | null = null;
     let pending: PollLine[] = [];
     let lastT: number | null = null;
+    let lineNo = 0;
     for await (const value of readNdjson(this.#path)) {
       if (this.#closed) return;
+      lineNo++;
+      const problem = isRecord(value) ? lineProblem(value) : "expected a JSON object";
+      if (problem !== null) {
+        throw new ReplayFormatError(`${this.#path}: record ${lineNo}: ${problem}`);
+      }
       const line = value as { type: string } & Record<string, unknown>;
       if (line.type === "header") {
         platform = line.platform as Platform;
@@ -116,7 +188,7 @@ export class ReplaySource implements MarketSource {
       } else if (line.type === "tick") {
         const T = line.T as number;
         const tickPlatform = (line.platform as Platform | undefined) ?? platform;
-        if (!tickPlatform) throw new Error(`${this.#path}: tick before header`);
+        if (!tickPlatform) throw new ReplayFormatError(`${this.#path}: tick before header`);
         if (this.#pace === "recorded" && lastT !== null && T > lastT) {
           await this.#clock.sleep((T - lastT) / 1000);
         }
