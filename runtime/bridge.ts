@@ -60,6 +60,12 @@ export interface BridgeOptions {
   readonly registry?: MetricsRegistry;
   readonly logger?: Logger;
   readonly tracing?: Tracing;
+  /**
+   * The ordering key of a delivery (default: the `Augur-Key` header, else the subject). At
+   * most one message per key is in flight. Stages whose outputs are independent per message
+   * (context) key by message id for full concurrency.
+   */
+  readonly keyOf?: (delivery: Delivery) => string;
 }
 
 /** Run the bridge until `options.signal` aborts and every in-flight message settled. */
@@ -72,6 +78,9 @@ export async function runBridge<I>(
   const logger = options.logger ?? createLogger({ component: "bridge" });
   const metrics = workerMetrics(registry);
   const labels = { kind: options.worker };
+  // Bound handles: no per-message label hashing on the hot path.
+  const transformSeconds = metrics.transformSeconds.bind(labels);
+  const processed = metrics.processed.bind(labels);
   const maxInFlight = options.maxInFlight ?? 64;
   const backoff = options.retryBackoffMs ?? [100, 1000, 5000];
   const maxRetries = options.maxRetries ?? 5;
@@ -103,22 +112,25 @@ export async function runBridge<I>(
     for (let attempt = 1; outputs === undefined; attempt++) {
       const started = performance.now();
       try {
-        const run = () => Promise.resolve(stage.transform(input, delivery));
-        outputs = options.tracing
-          ? await options.tracing.span(
+        if (options.tracing) {
+          outputs = await options.tracing.span(
             "transform",
             {
               "augur.worker": options.worker,
               "augur.replica": options.replicaId ?? "",
               "messaging.destination": delivery.subject,
             },
-            run,
+            () => Promise.resolve(stage.transform(input, delivery)),
             delivery.headers,
-          )
-          : await run();
-        metrics.transformSeconds.observe(labels, (performance.now() - started) / 1000);
+          );
+        } else {
+          const result = stage.transform(input, delivery);
+          // A synchronous transform costs no extra promise (hot path).
+          outputs = Array.isArray(result) ? result : await result;
+        }
+        transformSeconds.observe((performance.now() - started) / 1000);
       } catch (error) {
-        metrics.transformSeconds.observe(labels, (performance.now() - started) / 1000);
+        transformSeconds.observe((performance.now() - started) / 1000);
         if (attempt >= maxRetries || options.signal.aborted) {
           if (options.signal.aborted && attempt < maxRetries) return; // redelivered later
           logger.error("transform failed; dead-lettered", {
@@ -146,23 +158,35 @@ export async function runBridge<I>(
       }
     }
     await delivery.ack();
-    metrics.processed.inc(labels);
+    processed.inc();
+  };
+
+  // One promise per message: wait for the key's previous message, handle, then free the slot.
+  const start = (delivery: Delivery, key: string, previous: Promise<void> | undefined) => {
+    // Assigned before the body resumes: `await handle(…)` always yields first.
+    let task!: Promise<void>;
+    task = (async () => {
+      if (previous) await previous;
+      try {
+        await handle(delivery);
+      } catch (error) {
+        logger.error("message handling failed", { error: (error as Error).message });
+      } finally {
+        inFlight.delete(task);
+        if (tails.get(key) === task) tails.delete(key);
+        slotFreed?.();
+        slotFreed = undefined;
+      }
+    })();
+    return task;
   };
 
   for await (const delivery of subscription) {
     while (inFlight.size >= maxInFlight) {
       await new Promise<void>((resolve) => slotFreed = resolve);
     }
-    const key = delivery.headers[HEADER.key] ?? delivery.subject;
-    const previous = tails.get(key) ?? Promise.resolve();
-    const task: Promise<void> = previous.then(() => handle(delivery)).catch((error) => {
-      logger.error("message handling failed", { error: (error as Error).message });
-    }).finally(() => {
-      inFlight.delete(task);
-      if (tails.get(key) === task) tails.delete(key);
-      slotFreed?.();
-      slotFreed = undefined;
-    });
+    const key = options.keyOf?.(delivery) ?? delivery.headers[HEADER.key] ?? delivery.subject;
+    const task = start(delivery, key, tails.get(key));
     tails.set(key, task);
     inFlight.add(task);
     if (options.signal.aborted) break;

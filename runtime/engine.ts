@@ -33,6 +33,7 @@ import { type CheckpointStore, runPartitions, storeCheckpoints } from "./partiti
 import type { PartitionStage } from "./partition_runner.ts";
 import { runSingletonStage } from "./singleton_stage.ts";
 import { runBridge } from "./bridge.ts";
+import { HEADER } from "../adapters/bus/types.ts";
 import { Subjects } from "./subjects.ts";
 import { featureStage } from "./stages/feature_stage.ts";
 import { detectorStage } from "./stages/detector_stage.ts";
@@ -223,6 +224,8 @@ export async function runEngine(
         pattern: subjects.signals(),
         group: "context",
         worker: "context",
+        // Contexts are independent of each other: no per-market ordering needed.
+        keyOf: (delivery) => delivery.headers[HEADER.id] ?? delivery.position,
         signal: stages.signal,
         maxInFlight: config.bus.backend.max_in_flight,
         maxRetries: config.bus.dlq.max_retries,

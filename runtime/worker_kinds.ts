@@ -32,6 +32,7 @@ import { dedupStage } from "./stages/dedup_stage.ts";
 import { divergenceStage, hasDivergencePairs } from "./stages/divergence_stage.ts";
 import { contextStage } from "./stages/context_stage.ts";
 import { runBridge } from "./bridge.ts";
+import { HEADER } from "../adapters/bus/types.ts";
 import { websocketWorker } from "./stages/websocket_stage.ts";
 import { FenceGate, StoreFenceRegistry } from "./fencing.ts";
 import { Taxonomy } from "../pipeline/taxonomy.ts";
@@ -251,6 +252,8 @@ function contextWorker(request: KindRequest, components: Components): Worker {
           pattern: components.subjects.signals(),
           group: "context",
           worker: "context",
+          // Contexts are independent of each other: no per-market ordering needed.
+          keyOf: (delivery) => delivery.headers[HEADER.id] ?? delivery.position,
           signal: context.signal,
           replicaId: request.replicaId,
           maxInFlight: config.bus.backend.max_in_flight,

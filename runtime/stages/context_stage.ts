@@ -82,6 +82,31 @@ export function contextStage(options: ContextStageOptions): BridgeStage<MarketSi
   const sleep = options.sleep ??
     ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
+  // Per platform: every tick ≤ verified[p] is fully stored and a later-or-equal tick exists.
+  // Only the range after the watermark is queried, once per platform at a time.
+  const verified = new Map<Platform, number>();
+  const inFlight = new Map<Platform, Promise<number>>();
+  const refresh = (platform: Platform, target: number): Promise<number> => {
+    let running = inFlight.get(platform);
+    if (!running) {
+      running = (async () => {
+        const from = verified.get(platform) ?? target - DAY_MICROS;
+        const ticks = await store.ticksInRange(platform, {
+          start: from,
+          end: Number.MAX_SAFE_INTEGER,
+        });
+        let through = verified.get(platform) ?? -Infinity;
+        for (const tick of ticks) {
+          if (tick.stored < tick.announced) break;
+          through = Math.max(through, tick.t);
+        }
+        if (through > (verified.get(platform) ?? -Infinity)) verified.set(platform, through);
+        return verified.get(platform) ?? -Infinity;
+      })().finally(() => inFlight.delete(platform));
+      inFlight.set(platform, running);
+    }
+    return running;
+  };
   const ticksStored = async (signal: MarketSignal): Promise<boolean> => {
     const platforms = new Set<Platform>([signal.platform]);
     for (const edge of options.taxonomy.edgesOf(signal.market_id)) {
@@ -89,12 +114,8 @@ export function contextStage(options: ContextStageOptions): BridgeStage<MarketSi
       if (platform) platforms.add(platform);
     }
     for (const platform of platforms) {
-      const ticks = await store.ticksInRange(platform, {
-        start: signal.detected_at - DAY_MICROS,
-        end: Number.MAX_SAFE_INTEGER,
-      });
-      if (!ticks.some((t) => t.t >= signal.detected_at)) return false;
-      if (ticks.some((t) => t.t <= signal.detected_at && t.stored < t.announced)) return false;
+      if ((verified.get(platform) ?? -Infinity) >= signal.detected_at) continue;
+      if ((await refresh(platform, signal.detected_at)) < signal.detected_at) return false;
     }
     return true;
   };
@@ -113,7 +134,7 @@ export function contextStage(options: ContextStageOptions): BridgeStage<MarketSi
         return [];
       }
       const deadline = Date.now() + options.waitTimeoutMs;
-      for (let delay = 20; !(await ticksStored(signal)); delay = Math.min(delay * 2, 1000)) {
+      for (let delay = 10; !(await ticksStored(signal)); delay = Math.min(delay * 2, 200)) {
         if (Date.now() > deadline) {
           timeouts.inc();
           options.logger?.warn("context assembled before its ticks were fully stored", {
