@@ -22,6 +22,8 @@ import { runWorker } from "../runtime/harness.ts";
 import { createLogger, setLogLevel } from "../adapters/observability/logger.ts";
 import { defaultRegistry } from "../adapters/observability/metrics.ts";
 import { runEngineCommand } from "./run_engine.ts";
+import { dualWriteCommand } from "./dual_write.ts";
+import { loadCurveSet } from "../adapters/calibration_files.ts";
 
 const USAGE = `Usage: augur run <kind> [options]
 
@@ -148,6 +150,14 @@ async function runCommand(args: string[]): Promise<number> {
   setLogLevel(config.observability.logs.level as "debug" | "info" | "warn" | "error");
   const replica = validateAgainstConfig(flags, config);
   if (flags.kind === "engine") return await runEngineCommand(flags, config);
+  if (flags.kind === "dual-write") {
+    // The sidecar has its own command (it writes the mirror, never the primary store).
+    return await dualWriteCommand.run([
+      ...(flags.config ? ["--config", flags.config] : []),
+      ...(flags.metricsPort !== undefined ? ["--metrics-port", String(flags.metricsPort)] : []),
+      ...(flags.replicaId ? ["--replica-id", flags.replicaId] : []),
+    ]);
+  }
   const replicaId = flags.replicaId ?? defaultReplicaId();
   const logger = createLogger().child({ kind: flags.kind, replica_id: replicaId });
   const components = await openComponents(config, KIND_NEEDS[flags.kind], {
@@ -162,6 +172,7 @@ async function runCommand(args: string[]): Promise<number> {
       replicaId,
       platform: flags.platform,
       source: flags.source,
+      curves: await loadCurveSet(),
     }, components);
   } catch (error) {
     await components.close();

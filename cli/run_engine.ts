@@ -15,6 +15,7 @@ import type { AugurConfig } from "../config/loader.ts";
 import { AugurError } from "../config/errors.ts";
 import type { RunFlags } from "./run.ts";
 import { runEngine } from "../runtime/engine.ts";
+import { loadCurveSet } from "../adapters/calibration_files.ts";
 import type { EngineSummary } from "../runtime/engine.ts";
 import { createStore } from "../adapters/storage/factory.ts";
 import { createLogger } from "../adapters/observability/logger.ts";
@@ -85,6 +86,7 @@ export async function runEngineCommand(flags: RunFlags, config: AugurConfig): Pr
       simulator: demo ? { ticks: DEMO_TICKS, tickSeconds: 60 } : undefined,
       signal: controller.signal,
       store,
+      curves: await loadCurveSet(),
       registry: defaultRegistry,
       logger,
       readiness: server?.readiness,

@@ -44,6 +44,7 @@ import { runStoreSink } from "./stages/store_sink.ts";
 import { signalStages } from "./worker_kinds.ts";
 import type { Components } from "./components.ts";
 import { relatedMarkets } from "./watchlist.ts";
+import type { CurveSet } from "../pipeline/calibration/curve.ts";
 
 /** Options of {@linkcode runEngine}. */
 export interface EngineOptions {
@@ -68,6 +69,8 @@ export interface EngineOptions {
   readonly onSignal?: (signal: MarketSignal) => void;
   /** Called after each published tick. */
   readonly onTick?: (tick: { platform: Platform; T: number; snapshots: number }) => void;
+  /** Reliability curves (default: identity calibration). */
+  readonly curves?: CurveSet;
   /** Longest the pipeline may take to settle after the sources ended (default 120 s). */
   readonly settleTimeoutMs?: number;
 }
@@ -114,6 +117,7 @@ export async function runEngine(
     replica: { index: 0, count: 1 },
     replicaId: "engine",
     source: options.source,
+    curves: options.curves,
   };
   const shared = signalStages(request, components);
   const summary: EngineSummary = {
@@ -165,7 +169,7 @@ export async function runEngine(
     }),
     detectorStage({ subjects, detectors: config.detectors }),
     manipulationStage({ subjects, options: config.engine.manipulation }),
-    calibrationStage({ subjects }),
+    calibrationStage({ subjects, curves: options.curves }),
   ];
   const fences = new FenceGate(new StoreFenceRegistry(volatileState), { metrics: registry });
   const tasks: Promise<unknown>[] = [

@@ -34,7 +34,13 @@ import { contextStage } from "./stages/context_stage.ts";
 import { runBridge } from "./bridge.ts";
 import { HEADER } from "../adapters/bus/types.ts";
 import { websocketWorker } from "./stages/websocket_stage.ts";
-import { FenceGate, StoreFenceRegistry } from "./fencing.ts";
+import { FenceGate, fenceHeader, StoreFenceRegistry } from "./fencing.ts";
+import { dualWriteTee } from "./dual_write.ts";
+import type { CurveSet } from "../pipeline/calibration/curve.ts";
+import { LlmBriefFormatter } from "../adapters/llm/brief_formatter.ts";
+import { createLlmBackend } from "../adapters/llm/factory.ts";
+import { secretAccessors } from "../config/loader.ts";
+import { decode, encode, KINDS } from "../pipeline/canonical_json.ts";
 import { Taxonomy } from "../pipeline/taxonomy.ts";
 import { PromptLibrary } from "../pipeline/prompts.ts";
 import type { Platform } from "../pipeline/models.ts";
@@ -46,6 +52,8 @@ export interface KindRequest {
   readonly replicaId: string;
   readonly platform?: string;
   readonly source?: string;
+  /** Reliability curves (data/calibration/curves.json), for calibration and divergence. */
+  readonly curves?: CurveSet;
 }
 
 /** The components each kind opens. */
@@ -130,6 +138,8 @@ export function buildWorker(request: KindRequest, components: Components): Worke
       return contextWorker(request, components);
     case "websocket":
       return websocketWorker(components);
+    case "llm":
+      return llmWorker(request, components);
     case "store":
       return {
         kind: "store",
@@ -143,6 +153,13 @@ export function buildWorker(request: KindRequest, components: Components): Worke
             fences: new FenceGate(new StoreFenceRegistry(components.store!), {
               metrics: context.registry,
             }),
+            onCommit: config.storage.dual_write.enabled
+              ? dualWriteTee(components.bus!, components.subjects, {
+                registry: context.registry,
+                logger: context.logger,
+                signal: context.signal,
+              })
+              : undefined,
             registry: context.registry,
             logger: context.logger,
           });
@@ -181,6 +198,7 @@ export function signalStages(request: KindRequest, components: Components) {
       relationships: shared.watchlist.relationships,
       platforms: shared.platforms,
       manipulation: config.engine.manipulation,
+      curves: request.curves,
     }),
     dedup: dedupStage({
       subjects,
@@ -221,6 +239,75 @@ function singletonStageWorker(request: KindRequest, components: Components): Wor
         throw new AugurError(
           `${request.kind}: lease lost; exiting so the orchestrator restarts this replica`,
         );
+      }
+    },
+  };
+}
+
+function llmWorker(request: KindRequest, components: Components): Worker {
+  const { config, subjects } = components;
+  return {
+    kind: "llm",
+    run: async (context) => {
+      let role: "passive" | "active" | undefined;
+      context.readiness.register("singleton_role", () => role !== undefined);
+      if (!config.llm.interpreter.enabled) {
+        role = "passive";
+        context.logger.info("llm.toml interpreter.enabled = false: idle (no briefs)");
+        await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
+        return;
+      }
+      const formatter = new LlmBriefFormatter({
+        backend: createLlmBackend(config.llm, {
+          apiKey: () => secretAccessors(config).anthropicApiKey(),
+          logger: context.logger,
+          registry: context.registry,
+        }),
+        forbiddenPhrases: config.forbidden_tokens.phrases,
+        optedIn: config.consumers.llm_assisted.consumers,
+        maxTokens: config.llm.interpreter.max_tokens,
+        temperature: config.llm.interpreter.temperature,
+        suspendDuringStorm: config.llm.interpreter.suspend_during_storm,
+        logger: context.logger,
+        registry: context.registry,
+      });
+      const outcome = await runSingleton(components.lock!, async (active) => {
+        await runBridge(components.bus!, {
+          decode: (delivery) => decode(delivery.payload, KINDS.context),
+          transform: async (ctx) => {
+            // In-flight briefs at failover are dropped by design (the signal aborts the call).
+            const result = await formatter.format(ctx, { signal: active.signal });
+            if (!("brief" in result) || !active.isValid()) return [];
+            return [{
+              subject: subjects.briefs("json"),
+              payload: encode(result.brief, KINDS.brief),
+              headers: {
+                [HEADER.id]: `brief:${result.brief.signal_id}`,
+                ...fenceHeader(active.token),
+              },
+            }];
+          },
+        }, {
+          pattern: subjects.contexts(),
+          group: "llm",
+          worker: "llm",
+          signal: active.signal,
+          replicaId: request.replicaId,
+          maxInFlight: config.dedup.bus.llm_formatter_concurrency,
+          registry: context.registry,
+          logger: context.logger,
+        });
+      }, {
+        kind: "llm",
+        replicaId: request.replicaId,
+        signal: context.signal,
+        lease: lockTimings(config.bus as unknown as LockBusConfig),
+        registry: context.registry,
+        logger: context.logger,
+        onRole: (r) => role = r,
+      });
+      if (outcome === "lost") {
+        throw new AugurError("llm: lease lost; exiting so the orchestrator restarts this replica");
       }
     },
   };
