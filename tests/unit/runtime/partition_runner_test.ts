@@ -50,7 +50,7 @@ const countingStage: PartitionStage = {
   },
 };
 
-async function collect(bus: MemoryBus, partitions: number[], sink: Map<number, string[]>) {
+function collect(bus: MemoryBus, partitions: number[], sink: Map<number, string[]>) {
   for (const p of partitions) sink.set(p, []);
   const subs = partitions.map((p) => {
     const sub = bus.read(`augur.out.${pp(p)}`, { from: { kind: "first" } });
@@ -72,7 +72,7 @@ Deno.test("partition runner: drain checkpoints; the replacement resumes exactly 
     await bus.publish({ subject: `augur.in.${pp(i % 2)}.m${i}`, payload: enc.encode(`v${i}`) });
   }
   const outputs = new Map<number, string[]>();
-  const stopCollect = await collect(bus, partitions, outputs);
+  const stopCollect = collect(bus, partitions, outputs);
   const run = (replicaId: string, abort: AbortController) =>
     runPartitions(bus, new MemoryLock({ store: lockStore }), checkpoints, countingStage, {
       partitions,
@@ -112,7 +112,7 @@ Deno.test("partition runner: two contenders — one lease holder per partition, 
   const lockStore = new MemoryLockStore();
   const checkpoints = new MapCheckpoints();
   const outputs = new Map<number, string[]>();
-  const stopCollect = await collect(bus, [0], outputs);
+  const stopCollect = collect(bus, [0], outputs);
   const owners = new Set<string>();
   const abort = new AbortController();
   const runs = ["a", "b"].map((replicaId) =>
@@ -149,7 +149,7 @@ Deno.test("partition runner: poison is dead-lettered and the partition keeps flo
     for await (const d of dlqSub) dlq.push(d);
   })();
   const outputs = new Map<number, string[]>();
-  const stopCollect = await collect(bus, [0], outputs);
+  const stopCollect = collect(bus, [0], outputs);
   for (const v of ["a", "poison", "b"]) {
     await bus.publish({ subject: "augur.in.00.m", payload: enc.encode(v) });
   }
