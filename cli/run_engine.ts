@@ -26,6 +26,7 @@ import {
 } from "../adapters/observability/http_server.ts";
 import { defaultScenario, type SimEvent } from "../adapters/markets/simulator.ts";
 import { parseSourceSpec } from "../adapters/markets/source_factory.ts";
+import { checkReachable, PLATFORM_HOSTS } from "../adapters/markets/reachability.ts";
 import { canonicalJson, formatIsoMicros, KINDS } from "../pipeline/canonical_json.ts";
 import type { MarketSignal, SignalContext } from "../pipeline/models.ts";
 
@@ -43,6 +44,12 @@ export async function runEngineCommand(flags: RunFlags, config: AugurConfig): Pr
     throw new AugurError(`--demo runs the simulator; received --source ${source}`);
   }
   const once = flags.once || demo;
+  if (spec.kind === "live") {
+    const platforms = new Set(
+      config.markets.markets.filter((m) => m.active).map((m) => m.platform),
+    );
+    await checkReachable([...platforms].flatMap((p) => PLATFORM_HOSTS[p]));
+  }
   const logger = createLogger({ component: "engine" });
   const tty = Deno.stdout.isTerminal();
   const json = flags.json || !tty;
