@@ -31,6 +31,7 @@ import { defaultRegistry, type MetricsRegistry } from "../adapters/observability
 import type { Tracing } from "../adapters/observability/tracing.ts";
 import { workerMetrics } from "./worker_metrics.ts";
 import { abortableSleep } from "./sleep.ts";
+import { ConnectionError } from "../config/errors.ts";
 
 /** What the bridge runs per message. */
 export interface BridgeStage<I> {
@@ -109,6 +110,7 @@ export async function runBridge<I>(
       return;
     }
     let outputs: OutgoingMessage[] | undefined;
+    let outageWaits = 0;
     for (let attempt = 1; outputs === undefined; attempt++) {
       const started = performance.now();
       try {
@@ -131,6 +133,23 @@ export async function runBridge<I>(
         transformSeconds.observe((performance.now() - started) / 1000);
       } catch (error) {
         transformSeconds.observe((performance.now() - started) / 1000);
+        // A store or bus outage is not the message's fault: retry until it is back (keeping
+        // the delivery alive) instead of spending the attempts that lead to a dead letter.
+        if (error instanceof ConnectionError) {
+          if (options.signal.aborted) return; // unacked: redelivered later
+          metrics.retries.inc({ kind: options.worker, stage: "outage" });
+          attempt--; // outages do not count against maxRetries
+          outageWaits++;
+          if (outageWaits === 1 || outageWaits % 10 === 0) {
+            logger.warn("transform hit an outage; retrying", {
+              waits: outageWaits,
+              error: (error as Error).message,
+            });
+          }
+          void delivery.working();
+          await sleep(backoff[Math.min(outageWaits - 1, backoff.length - 1)]);
+          continue;
+        }
         if (attempt >= maxRetries || options.signal.aborted) {
           if (options.signal.aborted && attempt < maxRetries) return; // redelivered later
           logger.error("transform failed; dead-lettered", {
@@ -163,9 +182,8 @@ export async function runBridge<I>(
 
   // One promise per message: wait for the key's previous message, handle, then free the slot.
   const start = (delivery: Delivery, key: string, previous: Promise<void> | undefined) => {
-    // Assigned before the body resumes: `await handle(…)` always yields first.
-    let task!: Promise<void>;
-    task = (async () => {
+    // `task` is assigned before the body resumes: `await handle(…)` always yields first.
+    const body = async (): Promise<void> => {
       if (previous) await previous;
       try {
         await handle(delivery);
@@ -177,7 +195,8 @@ export async function runBridge<I>(
         slotFreed?.();
         slotFreed = undefined;
       }
-    })();
+    };
+    const task = body();
     return task;
   };
 

@@ -80,6 +80,7 @@ interface Blocked {
 }
 
 const EMPTY_HEADERS: Headers = Object.freeze({});
+
 const DONE: IteratorResult<Delivery> = Object.freeze({ done: true, value: undefined });
 
 class FamilyLog {
@@ -235,35 +236,47 @@ export class MemoryBus implements EventBus {
 
   publish(message: OutgoingMessage): Promise<PublishAck> {
     if (this.#closed) return Promise.reject(new ConnectionError("memory bus: closed"));
-    let log = this.#subjectLogs.get(message.subject);
-    if (!log) {
-      try {
-        assertPublishSubject(message.subject);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      log = this.#log(familyOf(message.subject));
-      if (this.#subjectLogs.size > 100_000) this.#subjectLogs.clear();
-      this.#subjectLogs.set(message.subject, log);
+    let log: FamilyLog;
+    try {
+      log = this.#logOfSubject(message.subject);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    if (log.blocked.length === 0) {
-      const entry = log.tryAppend(message);
-      if (entry) {
-        this.#metrics.publishedFamily(log.family);
-        return Promise.resolve({
-          stream: log.stream,
-          position: String(entry.seq),
-          duplicate: false,
-        });
-      }
-    }
+    const ack = this.#append(log, message);
+    if (ack) return Promise.resolve(ack);
     return new Promise((resolve, reject) => log.blocked.push({ message, resolve, reject }));
   }
 
   async publishBatch(messages: readonly OutgoingMessage[]): Promise<PublishAck[]> {
     const acks: PublishAck[] = new Array(messages.length);
-    for (let i = 0; i < messages.length; i++) acks[i] = await this.publish(messages[i]);
+    for (let i = 0; i < messages.length; i++) {
+      // Hot path: append synchronously while there is room (no promise per message).
+      const log = this.#closed ? undefined : this.#logOfSubject(messages[i].subject);
+      const ack = log && this.#append(log, messages[i]);
+      acks[i] = ack ?? await this.publish(messages[i]);
+    }
     return acks;
+  }
+
+  /** The family log of a concrete subject (validated and cached on first use). */
+  #logOfSubject(subject: string): FamilyLog {
+    let log = this.#subjectLogs.get(subject);
+    if (!log) {
+      assertPublishSubject(subject);
+      log = this.#log(familyOf(subject));
+      if (this.#subjectLogs.size > 100_000) this.#subjectLogs.clear();
+      this.#subjectLogs.set(subject, log);
+    }
+    return log;
+  }
+
+  /** Append now when nobody is queued ahead and there is room; undefined otherwise. */
+  #append(log: FamilyLog, message: OutgoingMessage): PublishAck | undefined {
+    if (log.blocked.length !== 0) return undefined;
+    const entry = log.tryAppend(message);
+    if (!entry) return undefined;
+    this.#metrics.publishedFamily(log.family);
+    return { stream: log.stream, position: String(entry.seq), duplicate: false };
   }
 
   subscribe(pattern: string, group: string, options: SubscribeOptions = {}): Subscription {

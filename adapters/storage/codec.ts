@@ -41,11 +41,33 @@ export function stableJson(value: unknown): string {
     const out = JSON.stringify(value);
     return out === undefined ? "null" : out;
   }
-  if (Array.isArray(value)) return "[" + value.map(stableJson).join(",") + "]";
+  // Loops and string concatenation (no map/filter/join arrays): this runs once per stored row.
+  if (Array.isArray(value)) {
+    let out = "[";
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ",";
+      out += stableJson(value[i]);
+    }
+    return out + "]";
+  }
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort(byCodePoint);
-  return "{" + keys.map((k) => JSON.stringify(k) + ":" + stableJson(record[k])).join(",") +
-    "}";
+  const keys = Object.keys(record);
+  for (let i = 1; i < keys.length; i++) {
+    if (byCodePoint(keys[i - 1], keys[i]) > 0) {
+      keys.sort(byCodePoint);
+      break;
+    }
+  }
+  let out = "{";
+  let first = true;
+  for (let i = 0; i < keys.length; i++) {
+    const item = record[keys[i]];
+    if (item === undefined) continue;
+    if (!first) out += ",";
+    first = false;
+    out += JSON.stringify(keys[i]) + ":" + stableJson(item);
+  }
+  return out + "}";
 }
 
 function byCodePoint(a: string, b: string): number {
@@ -295,22 +317,40 @@ export function prepareRows(table: TableName, rows: readonly WireValue[][]): Wir
   const spec = TABLES[table];
   const names = spec.columns.map((col) => col.name);
   const keyIdx = spec.key.map((k) => names.indexOf(k));
-  const byKey = new Map<string, { key: WireValue[]; row: WireValue[] }>();
+  // Dedupe on a flat string key (typed per value, NUL-separated; JSON for the rare string
+  // that contains a NUL), last wins, then sort by the key values.
+  const index = new Map<string, number>();
+  const out: WireValue[][] = [];
   for (const row of rows) {
-    const key = keyIdx.map((i) => row[i]);
-    byKey.set(JSON.stringify(key), { key, row });
+    let key = "";
+    for (let j = 0; j < keyIdx.length; j++) {
+      const v = row[keyIdx[j]];
+      if (typeof v === "string" && v.indexOf("\u0000") === -1) key += "\u0000s" + v;
+      else if (typeof v === "number") key += "\u0000n" + v;
+      else key += "\u0000j" + JSON.stringify(v);
+    }
+    const at = index.get(key);
+    if (at === undefined) {
+      index.set(key, out.length);
+      out.push(row);
+    } else out[at] = row;
   }
-  return [...byKey.values()].sort((a, b) => compareKeys(a.key, b.key)).map((e) => e.row);
-}
-
-function compareKeys(a: WireValue[], b: WireValue[]): number {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i], y = b[i];
-    if (x === y) continue;
-    if (typeof x === "number" && typeof y === "number") return x - y;
-    return String(x) < String(y) ? -1 : 1;
+  const compare = (a: WireValue[], b: WireValue[]): number => {
+    for (let j = 0; j < keyIdx.length; j++) {
+      const x = a[keyIdx[j]], y = b[keyIdx[j]];
+      if (x === y) continue;
+      if (typeof x === "number" && typeof y === "number") return x - y;
+      return String(x) < String(y) ? -1 : 1;
+    }
+    return 0;
+  };
+  for (let i = 1; i < out.length; i++) {
+    if (compare(out[i - 1], out[i]) > 0) {
+      out.sort(compare);
+      break;
+    }
   }
-  return 0;
+  return out;
 }
 
 /** Row objects keyed by column name from positional values. */

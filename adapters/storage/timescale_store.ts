@@ -240,16 +240,60 @@ export class TimescaleStore extends SqlStore {
   }
 }
 
-/** One array parameter per column (booleans as text: postgres.js would type them `bool`). */
+/**
+ * One array parameter per column, each pre-serialised as a PostgreSQL array literal
+ * (`{"a","b",NULL}`; booleans as text, `bytes` columns left to the driver). Building the
+ * literal here is several times cheaper than the driver's per-element regex escaping, which
+ * dominated the client's CPU on large batches.
+ */
 function columnParams(
   spec: TableSpec,
   rows: readonly WireValue[][],
 ): postgres.ParameterOrJSON<never>[] {
   return spec.columns.map((col, i) =>
-    col.type === "bool"
-      ? rows.map((row) => (row[i] === null ? null : String(row[i])))
-      : rows.map((row) => row[i])
+    col.type === "bytes" ? rows.map((row) => row[i]) : arrayLiteral(rows, i, spec.name, col.name)
   ) as postgres.ParameterOrJSON<never>[];
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+
+/**
+ * The PostgreSQL array literal of column `i` of `rows`: strings double-quoted with `"` and
+ * `\\` backslash-escaped, numbers as JavaScript prints them (shortest round trip; `NaN`,
+ * `Infinity` as PostgreSQL spells them), booleans as `true`/`false`, null as `NULL`.
+ *
+ * @example
+ * ```ts
+ * import { arrayLiteral } from "./timescale_store.ts";
+ * arrayLiteral([["a\"b", 1], [null, 2.5]], 0, "t", "c"); // '{"a\\"b",NULL}'
+ * ```
+ */
+export function arrayLiteral(
+  rows: readonly (readonly WireValue[])[],
+  i: number,
+  table: string,
+  column: string,
+): string {
+  // Parts joined once (a `+=` rope of 100k pieces is slow to flatten when sent).
+  const parts: string[] = new Array(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const v = rows[r][i];
+    if (v === null) parts[r] = "NULL";
+    else if (typeof v === "number") parts[r] = String(v);
+    else if (typeof v === "string") {
+      parts[r] = NEEDS_ESCAPE.test(v)
+        ? '"' + v.replace(/\\/g, "\\\\").replace(/"/g, '\\"') + '"'
+        : '"' + v + '"';
+    } else if (typeof v === "boolean") parts[r] = v ? "true" : "false";
+    else {
+      throw new TypeError(
+        `${table}.${column}: expected a string, number, boolean or null, received ${
+          v === undefined ? "undefined" : typeof v
+        }`,
+      );
+    }
+  }
+  return "{" + parts.join(",") + "}";
 }
 
 /**
