@@ -108,16 +108,17 @@ export async function main(args: string[]): Promise<number> {
 
 /** Print an error the way the CLI does and return its exit code. */
 export function reportError(error: unknown, command?: Command): number {
+  const denied = permissionDenied(error);
+  if (denied) {
+    // The process was started without a Deno permission it needs (or pointed outside the
+    // paths it may use): one line, exit 1 — not a stack trace.
+    console.error(`augur: permission denied: ${redact(denied)}`);
+    return 1;
+  }
   if (error instanceof AugurError) {
     console.error(`augur: ${redact(error.message)}`);
     if (error instanceof UsageError) {
-      // A subcommand's mistake gets its usage line and a pointer to the full help; a
-      // top-level mistake gets the (short) command list.
-      console.error(
-        command
-          ? `${command.usage.split("\n")[0]}\nRun "augur ${command.name} --help" for details.`
-          : `\n${topUsage()}`,
-      );
+      console.error(command ? `\n${command.usage}` : `\n${topUsage()}`);
     }
     return error.exitCode;
   }
@@ -127,4 +128,14 @@ export function reportError(error: unknown, command?: Command): number {
     }`,
   );
   return 1;
+}
+
+/** The first line of a Deno permission error in `error` or its causes, else undefined. */
+function permissionDenied(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      return e.message.split("\n", 1)[0];
+    }
+  }
+  return undefined;
 }

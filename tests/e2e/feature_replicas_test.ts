@@ -126,7 +126,11 @@ async function scenario(kind: "nats" | "redis") {
     // Let replica 1 make progress (and checkpoint), then SIGKILL it and start its replacement.
     await replicas[1].waitForLog("partition lease acquired", 30_000).catch(() => {});
     replicas[1].kill("SIGKILL");
-    assertEquals(await replicas[1].exit(), 137);
+    assertEquals(
+      await replicas[1].exit(),
+      137,
+      `replica 1 should have been running; stderr:\n${replicas[1].stderr().slice(-3000)}`,
+    );
     const replacement = start(["run", "feature", "--replica", "1/4", "--replica-id", "feature-1b"]);
     for (let i = half; i < messages.length; i += 500) {
       await bus.publishBatch(messages.slice(i, i + 500).map(toMessage));
