@@ -92,6 +92,16 @@ export async function runAugur(
 }
 
 /**
+ * Test processes use a small PostgreSQL pool (4, no overflow) unless the test sets
+ * `[connection]` itself: parallel e2e tests start dozens of workers, and the default pool of
+ * 20 + 10 per process would exhaust the server's max_connections.
+ */
+function withSmallPool(name: string, text: string): string {
+  if (name !== "storage.toml" || /^\[connection\]/m.test(text)) return text;
+  return `${text.trimEnd()}\n\n[connection]\npool_size = 4\nmax_overflow = 0\n`;
+}
+
+/**
  * Write a config directory: the repository's config/*.toml with `overrides` (file name →
  * full TOML text) replacing or adding files. Returns its path.
  */
@@ -103,7 +113,7 @@ export async function writeConfigDir(overrides: Record<string, string>): Promise
     }
   }
   for (const [name, text] of Object.entries(overrides)) {
-    await Deno.writeTextFile(`${dir}/${name}`, text);
+    await Deno.writeTextFile(`${dir}/${name}`, withSmallPool(name, text));
   }
   return dir;
 }
