@@ -4,19 +4,62 @@
  * Each market's randomness comes from its own PRNG (sfc32 seeded by splitmix32 from
  * (seed, index)), so a seed reproduces every byte and adding markets never changes others.
  *
- * Model per market and tick (default 60 s): a mean-reverting random walk of the logit price
- * (bounded in (0, 1)), bid/ask a tick-rounded half-spread around it, USD volume with a daily
- * seasonality and log-normal noise (24-h rolling sum as `volume_24h`), 5 book levels per side
- * with per-side USD depth, and a handful of trades. Odd-indexed markets follow their even
- * neighbour (a related pair, see {@linkcode simulatorWatchlist}). The simulator renders
- * platform-shaped raw bodies (Gamma/CLOB/Data-API or Kalshi v2) and runs them through the
- * same {@linkcode normalizePoll} as the live poller.
+ * Model per market and tick (default {@linkcode SIMULATOR_TICK_SECONDS} = 300 s), by style
+ * ({@linkcode simMarketStyle}, a cycle of six by index, independent of the scenario):
+ * - `active`: a mean-reverting random walk of the logit fair value (bounded in (0, 1)); bid
+ *   and ask 1–2 cents around it (0.01 tick on both venues); the last trade prints at the bid
+ *   or the ask, switching side with probability 0.75 (bid-ask bounce is anti-persistent).
+ * - `leader` + `follower`: one question cross-listed on Polymarket and Kalshi. The leader moves
+ *   like an active market; arbitrage keeps the follower printing the leader's trade + 1 cent.
+ *   {@linkcode simulatorWatchlist} relates them (positive, strength 1.0).
+ * - `quiet`: a thinly traded market sitting at one cent level in [0.20, 0.50] until an event
+ *   moves it.
+ * Every market: USD volume per tick with a daily seasonality and log-normal noise
+ * (`volume_24h` = the 24-h rolling sum), 5 book levels per side with per-side USD depth, a
+ * handful of trades (the last one is the print). The simulator renders platform-shaped raw
+ * bodies (Gamma/CLOB/Data-API or Kalshi v2) and runs them through the same
+ * {@linkcode normalizePoll} as the live poller.
  *
- * Scripted events (times in seconds after `start`): `news_jump` (price step →
- * price_velocity), `volume_spike` (volume_spike), `book_imbalance` (persistent depth ratio →
- * book_imbalance), `volatility_regime` (σ × factor → regime_shift), `divergence` (a related
- * market drifts away from its partner → cross_market_divergence). {@linkcode defaultScenario}
- * scripts one of each.
+ * Scripted events (times in seconds after `start`) and why they are shaped as they are — each
+ * targets a property of DOMAIN §4/§5's exact math under the default config, so that its
+ * detector fires on its market within {@linkcode SCRIPTED_DETECTION}'s bound and not before
+ * (measured in tests/unit/pipeline/detection_delay_test.ts, with a control run without events):
+ * - Cadence 300 s. `volume_ratio_1h` is the mean of `volume_24h` over the last hour of
+ *   snapshots divided by an EWMA baseline with α = 0.05 PER SNAPSHOT (a ~20-snapshot memory).
+ *   At 300 s the hour is 12 snapshots, the baseline lags the window and the ratio RISES with a
+ *   burst; at 60 s (60 snapshots) it falls while volume rises. Warm-ups end at 4 h 05 (features,
+ *   50 snapshots), 8 h 10 (price velocity, 50 more vectors) and 10 h 05 (regime shift: 6 h of
+ *   dormancy from the first vector); every scripted event comes later.
+ * - `news_jump` → price_velocity, on a quiet market. The BOCPD sees only x = [p > EWMA μ]: a
+ *   flat price is a homogeneous run of x = 0, the jump starts a run of x = 1 and P(run < 5)
+ *   passes 0.7 on the tick after (DOMAIN §14). Quiet levels stay in [0.20, 0.50] because for
+ *   12 cent levels above 0.52 the floating-point EWMA of a constant settles one ulp BELOW it,
+ *   so x = 1 all along and a jump up changes nothing; a jump down after a flat stretch is
+ *   invisible for the same reason (x stays 0). On active markets the bounce makes x close to a
+ *   fair coin, so the BOCPD is rarely sure of a change.
+ * - `volume_spike` (×multiplier on per-tick volume). The detector's variance starts at 0.25 and
+ *   shrinks by 5 % per vector: over the demo it stays above the ratio's natural noise (~0.003),
+ *   so noise never reaches z 1.65, while a ×50 burst does within ~4 ticks.
+ * - `book_imbalance`: bid depth × √ratio, ask depth ÷ √ratio, so the bid depth share is
+ *   ratio/(ratio + 1) (0.857 for 6 ≥ 0.72) and fires on the 3rd snapshot; normal books sit
+ *   near 0.5.
+ * - `volatility_regime` (σ × factor and bounce), on a quiet market. While flat,
+ *   `volatility_1h` is exactly 0, the CUSUM sums stay 0 and no breach re-arms the 6-h dormancy;
+ *   the first volatile tick gives S⁺ ≈ x ≫ h = 4σ ≈ 4x/√n. (On a random walk the strongly
+ *   autocorrelated `volatility_1h` breaches again and again, each breach pushing the dormancy
+ *   on, so active markets practically never fire.)
+ * - `divergence` (the follower's print + gap, ramped over 10 min). The test compares Spearman ρ
+ *   over the last 240 points of a 60-s grid with historical_z, SE = 1/√237 = 0.065 in Fisher z;
+ *   a sample of 48 distinct 300-s snapshots (or 240 autocorrelated 60-s ones) varies more than
+ *   that, so a pair merely correlated ~0.9 "diverges" on 5–40 % of grid points. A cross-listed
+ *   pair has identical ranks: ρ = 1, which equals the clamped strength 1.0, T = 0, p = 1 — it
+ *   never fires until the gap reorders the follower's ranks (at once), and then fires on every
+ *   grid point while the 4-h window holds diverged points. The diverging leg's volume rises
+ *   ×6 so the activity floor (a leg with `volume_ratio_1h` > 1; a DOMAIN SHOULD the engine's
+ *   divergence stage does not apply) is met as well. The leader's second print always changes
+ *   side, so no early window is constant (zero variance gives ρ = 0, a divergence).
+ * {@linkcode defaultScenario} scripts one event per detector plus a second jump with a volume
+ * burst; a run without events has the same base dynamics (styles do not depend on events).
  *
  * @example
  * ```ts
@@ -27,8 +70,8 @@
  * @module
  */
 
-import type { Platform, SnapshotMessage } from "../../pipeline/models.ts";
-import { normalizePoll } from "../../pipeline/normalizer.ts";
+import type { Platform, SignalType, SnapshotMessage } from "../../pipeline/models.ts";
+import { normalizePoll, type RawPoll } from "../../pipeline/normalizer.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { MarketSource, Tick, WatchedMarket } from "./source.ts";
 
@@ -53,9 +96,9 @@ export interface SimulatorOptions {
   seed?: number;
   /** Number of markets (default 12); ids `sim-00`…; even → polymarket, odd → kalshi. */
   markets?: number;
-  /** Start time, epoch µs (default 2026-01-05T00:00:00Z). */
+  /** Start time, epoch µs (default {@linkcode SIMULATOR_START}, 2026-01-05T00:00:00Z). */
   start?: number;
-  /** Seconds between ticks (default 60). */
+  /** Seconds between ticks (default {@linkcode SIMULATOR_TICK_SECONDS}, 300). */
   tickSeconds?: number;
   /** Number of ticks per platform; null = endless (default null). */
   ticks?: number | null;
@@ -64,6 +107,21 @@ export interface SimulatorOptions {
   /** "fast" (default) or "realtime" (sleeps tickSeconds on the clock between ticks). */
   pace?: "fast" | "realtime";
   clock?: Clock;
+  /**
+   * Called with each market's rendered raw bodies before they are normalized (tests record
+   * them as a replay file, exactly as the recorder stores live responses).
+   */
+  onRawPoll?: (poll: SimRawPoll) => void;
+}
+
+/** One market's rendered raw poll (see {@linkcode SimulatorOptions.onRawPoll}). */
+export interface SimRawPoll {
+  readonly market: WatchedMarket;
+  /** Trades strictly after this time (epoch µs) are in the poll. */
+  readonly since: number;
+  /** Tick time T (epoch µs). */
+  readonly fetchedAt: number;
+  readonly raw: RawPoll;
 }
 
 /** A related pair of simulated markets (for markets.toml `[[relationships]]`). */
@@ -74,8 +132,20 @@ export interface SimRelationship {
   strength: number;
 }
 
-const DEFAULT_START = Date.UTC(2026, 0, 5) * 1000;
+/**
+ * How a simulated market's price moves (see the module doc): `leader` and `follower` are one
+ * question cross-listed on both venues, `quiet` sits at one price until an event moves it,
+ * `active` is a bounded random walk printing at the bid or the ask.
+ */
+export type SimMarketStyle = "leader" | "follower" | "quiet" | "active";
+
+/** Default simulation start: 2026-01-05T00:00:00Z (epoch µs). */
+export const SIMULATOR_START: number = Date.UTC(2026, 0, 5) * 1000;
+/** Default seconds between ticks: the cadence {@linkcode defaultScenario} is shaped for. */
+export const SIMULATOR_TICK_SECONDS = 300;
 const US = 1_000_000;
+/** Volume multiplier on the diverging leg during a divergence event. */
+const DIVERGENCE_VOLUME = 6;
 
 /** Id of simulated market i. */
 export function simMarketId(i: number): string {
@@ -83,8 +153,36 @@ export function simMarketId(i: number): string {
 }
 
 /**
- * One scripted event of each kind on the first six markets, from 4 h in (after feature
- * warm-up at 60-s ticks).
+ * The style of market `index` among `markets` (cycle of six: leader, follower, quiet, active,
+ * quiet, active; a leader without a follower is active). Independent of the scenario, so a
+ * run without events has the same base dynamics.
+ *
+ * @example
+ * ```ts
+ * import { simMarketStyle } from "./simulator.ts";
+ * console.log([0, 1, 2, 3].map((i) => simMarketStyle(i, 12))); // leader follower quiet active
+ * ```
+ */
+export function simMarketStyle(index: number, markets: number): SimMarketStyle {
+  switch (index % 6) {
+    case 0:
+      return index + 1 < markets ? "leader" : "active";
+    case 1:
+      return "follower";
+    case 2:
+    case 4:
+      return "quiet";
+    default:
+      return "active";
+  }
+}
+
+/**
+ * The demo scenario at {@linkcode SIMULATOR_TICK_SECONDS}-s ticks on 12 markets: one event
+ * for each detector, each after that detector can fire on its market (module doc), plus a
+ * second news jump with a volume burst. Every event is detected within
+ * {@linkcode SCRIPTED_DETECTION}'s bound by its detector on its market, which does not fire
+ * there before the event (or in a run without events).
  *
  * @example
  * ```ts
@@ -95,37 +193,74 @@ export function simMarketId(i: number): string {
 export function defaultScenario(): SimEvent[] {
   const h = 3600;
   return [
-    { kind: "news_jump", market: simMarketId(0), at_s: 6 * h, delta: 0.15 },
-    { kind: "volume_spike", market: simMarketId(2), at_s: 5 * h, duration_s: 1800, multiplier: 8 },
-    { kind: "book_imbalance", market: simMarketId(3), at_s: 4 * h, duration_s: 2 * h, ratio: 6 },
+    { kind: "book_imbalance", market: simMarketId(3), at_s: 9 * h, duration_s: h, ratio: 6 },
+    { kind: "news_jump", market: simMarketId(2), at_s: 10 * h, delta: 0.15 },
     {
       kind: "volatility_regime",
       market: simMarketId(4),
-      at_s: 8 * h,
-      duration_s: 4 * h,
-      factor: 5,
+      at_s: 11 * h,
+      duration_s: h,
+      factor: 8,
+    },
+    {
+      kind: "volume_spike",
+      market: simMarketId(5),
+      at_s: 11.5 * h,
+      duration_s: 1800,
+      multiplier: 50,
+    },
+    { kind: "news_jump", market: simMarketId(8), at_s: 12 * h, delta: 0.1 },
+    {
+      kind: "volume_spike",
+      market: simMarketId(8),
+      at_s: 12 * h,
+      duration_s: 1200,
+      multiplier: 50,
     },
     {
       kind: "divergence",
       market: simMarketId(1),
       other: simMarketId(0),
-      at_s: 10 * h,
-      duration_s: 2 * h,
-      gap: 0.12,
+      at_s: 12.5 * h,
+      duration_s: h,
+      gap: 0.08,
     },
-    { kind: "news_jump", market: simMarketId(5), at_s: 9 * h, delta: -0.12 },
-    { kind: "volume_spike", market: simMarketId(5), at_s: 9 * h, duration_s: 1200, multiplier: 5 },
   ];
 }
 
+/** Seconds of simulation {@linkcode defaultScenario} needs (its last event + its bound). */
+export const DEFAULT_SCENARIO_SECONDS = 13 * 3600;
+
 /**
- * The watchlist and relationships of a simulation (odd market follows its even neighbour).
+ * Which detector each event kind is shaped for and the bound (seconds after the event
+ * start, at {@linkcode SIMULATOR_TICK_SECONDS}-s ticks) within which it fires on the event's
+ * market (divergence: on the pair, market_a = the leader).
+ *
+ * @example
+ * ```ts
+ * import { SCRIPTED_DETECTION } from "./simulator.ts";
+ * console.log(SCRIPTED_DETECTION.news_jump.signal_type); // price_velocity
+ * ```
+ */
+export const SCRIPTED_DETECTION: Readonly<
+  Record<SimEvent["kind"], { readonly signal_type: SignalType; readonly bound_s: number }>
+> = {
+  news_jump: { signal_type: "price_velocity", bound_s: 600 },
+  volume_spike: { signal_type: "volume_spike", bound_s: 1800 },
+  book_imbalance: { signal_type: "book_imbalance", bound_s: 900 },
+  volatility_regime: { signal_type: "regime_shift", bound_s: 600 },
+  divergence: { signal_type: "cross_market_divergence", bound_s: 900 },
+};
+
+/**
+ * The watchlist and relationships of a simulation: each leader and its follower (the same
+ * question on the other venue) are a `positive` pair of strength 1.0.
  *
  * @example
  * ```ts
  * import { simulatorWatchlist } from "./simulator.ts";
  * const { markets, relationships } = simulatorWatchlist({ markets: 4 });
- * console.log(markets.length, relationships.length); // 4 2
+ * console.log(markets.length, relationships.length); // 4 1
  * ```
  */
 export function simulatorWatchlist(
@@ -140,12 +275,13 @@ export function simulatorWatchlist(
     category: categories[Math.floor(i / 2) % categories.length],
   }));
   const relationships: SimRelationship[] = [];
-  for (let i = 0; i + 1 < n; i += 2) {
+  for (let i = 0; i + 1 < n; i++) {
+    if (simMarketStyle(i, n) !== "leader") continue;
     relationships.push({
       market_a: simMarketId(i),
       market_b: simMarketId(i + 1),
       type: "positive",
-      strength: 0.9,
+      strength: 1.0,
     });
   }
   return { markets, relationships };
@@ -214,6 +350,9 @@ export class Prng {
 const logit = (p: number) => Math.log(p / (1 - p));
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
+/** Whole cents in [2, 98]. */
+const clampCents = (c: number) => clamp(Math.round(c), 2, 98);
+const price = (cents: number) => cents / 100;
 
 interface SimMarket {
   index: number;
@@ -221,19 +360,31 @@ interface SimMarket {
   platform: Platform;
   platformId: string;
   question: string;
+  style: SimMarketStyle;
   rng: Prng;
+  /** Latent fair value (logit) and its reversion level. */
   x: number;
   x0: number;
-  offset: number; // follower: own OU offset to the leader's logit
-  leader: number | null;
-  sigma: number; // logit σ per √s
+  /** Logit σ per √s. */
+  sigma: number;
+  /** Quiet markets: the price (cents) they sit at. */
+  level: number;
+  /** Followers: permanent offset (cents) from news jumps on them. */
+  offset: number;
+  leader: SimMarket | null;
   dailyUsd: number;
   depthUsd: number;
   volumes: Float64Array; // ring of per-tick USD volume over 24 h
   ring: number;
   vol24: number;
   closesAt: number;
-  lastPrice: number;
+  /** This tick's print: last trade price (cents), quotes (cents), trade side. */
+  print: number;
+  bid: number;
+  ask: number;
+  buy: boolean;
+  /** Whether the market was in a volatility regime on the previous tick. */
+  wasVolatile: boolean;
 }
 
 function seasonality(tMicros: number): number {
@@ -263,15 +414,15 @@ export class SimulatorSource implements MarketSource {
   readonly #pace: "fast" | "realtime";
   readonly #clock: Clock;
   readonly #markets: SimMarket[];
-  readonly #byId = new Map<string, SimMarket>();
   readonly #wallets: string[];
+  readonly #onRawPoll?: (poll: SimRawPoll) => void;
   #closed = false;
 
   constructor(options: SimulatorOptions = {}) {
     this.seed = options.seed ?? 42;
     this.description = `simulator:${this.seed}`;
-    this.start = options.start ?? DEFAULT_START;
-    this.tickSeconds = options.tickSeconds ?? 60;
+    this.start = options.start ?? SIMULATOR_START;
+    this.tickSeconds = options.tickSeconds ?? SIMULATOR_TICK_SECONDS;
     if (!(this.tickSeconds > 0)) {
       throw new RangeError(`tickSeconds: expected > 0, received ${this.tickSeconds}`);
     }
@@ -279,6 +430,7 @@ export class SimulatorSource implements MarketSource {
     this.#events = options.events ?? defaultScenario();
     this.#pace = options.pace ?? "fast";
     this.#clock = options.clock ?? systemClock;
+    this.#onRawPoll = options.onRawPoll;
     const walletRng = new Prng(this.seed, 1_000_003);
     this.#wallets = Array.from(
       { length: 40 },
@@ -287,30 +439,44 @@ export class SimulatorSource implements MarketSource {
         Array.from({ length: 5 }, () =>
           Math.floor(walletRng.next() * 2 ** 32).toString(16).padStart(8, "0")).join(""),
     );
-    const { markets } = simulatorWatchlist({ markets: options.markets ?? 12 });
+    const n = options.markets ?? 12;
+    const { markets } = simulatorWatchlist({ markets: n });
     const ringSize = Math.max(1, Math.round(86_400 / this.tickSeconds));
-    this.#markets = markets.map((w, i) => {
+    this.#markets = [];
+    for (const [i, w] of markets.entries()) {
       const rng = new Prng(this.seed, i);
-      const p0 = 0.15 + 0.7 * rng.next();
+      const style = simMarketStyle(i, n);
+      const u = rng.next();
+      // Quiet markets sit on a cent level in [0.20, 0.50] (see the module doc on why).
+      const level = style === "quiet" ? 20 + Math.floor(31 * u) : Math.round(15 + 70 * u);
+      const leader = style === "follower" ? this.#markets[i - 1] : null;
       const m: SimMarket = {
         index: i,
         id: w.id,
         platform: w.platform,
         platformId: w.platform_market_id,
-        question: `Simulated market ${i}: will event ${i} happen?`,
+        question: `Simulated market ${leader ? leader.index : i}: will event ${
+          leader ? leader.index : i
+        } happen?`,
+        style,
         rng,
-        x: logit(p0),
-        x0: logit(p0),
-        offset: 0,
-        leader: i % 2 === 1 ? i - 1 : null,
+        x: logit(price(level)),
+        x0: logit(price(level)),
         sigma: 0.0008 + 0.0008 * rng.next(),
+        level,
+        offset: 0,
+        leader,
         dailyUsd: 20_000 * Math.exp(2.5 * rng.next()),
-        depthUsd: 2_000 * Math.exp(2 * rng.next()),
+        depthUsd: 3_000 * Math.exp(1.5 * rng.next()),
         volumes: new Float64Array(ringSize),
         ring: 0,
         vol24: 0,
         closesAt: this.start + Math.round((20 + 60 * rng.next()) * 86_400) * US,
-        lastPrice: p0,
+        print: level,
+        bid: level - 1,
+        ask: level + 1,
+        buy: true,
+        wasVolatile: false,
       };
       // warm history: the expected seasonal volume of the 24 h before start
       for (let k = 0; k < ringSize; k++) {
@@ -319,9 +485,8 @@ export class SimulatorSource implements MarketSource {
         m.volumes[k] = v;
         m.vol24 += v;
       }
-      return m;
-    });
-    for (const m of this.#markets) this.#byId.set(m.id, m);
+      this.#markets.push(m);
+    }
     for (const e of this.#events) {
       const list = this.#eventsOf.get(e.market) ?? [];
       list.push(e);
@@ -363,51 +528,88 @@ export class SimulatorSource implements MarketSource {
     const dt = this.tickSeconds;
     const tS = k * dt;
     const prevS = tS - dt;
-    // 1. latent prices (leaders before followers: even index first)
+    // Leaders come before their followers (index order), so a follower copies this tick's print.
     for (const m of this.#markets) {
       const regime = this.#active("volatility_regime", m.id, tS).reduce((f, e) => f * e.factor, 1);
-      const eps = m.rng.normal();
-      if (m.leader === null) {
-        const kappa = 1 / (3 * 86_400);
-        m.x += -kappa * (m.x - m.x0) * dt + m.sigma * regime * Math.sqrt(dt) * eps;
+      const volatile = regime !== 1;
+      const jumps = (this.#eventsOf.get(m.id) ?? []).filter((e) =>
+        e.kind === "news_jump" && e.at_s > prevS && e.at_s <= tS
+      ) as Extract<SimEvent, { kind: "news_jump" }>[];
+      if (m.style === "follower") {
+        this.#follow(m, tS, jumps, regime);
+      } else if (m.style === "quiet" && !volatile) {
+        if (m.wasVolatile) m.level = m.print; // back to sleep at the last print
+        for (const e of jumps) m.level = clampCents(m.level + e.delta * 100);
+        m.x = m.x0 = logit(price(m.level));
+        m.print = m.level;
+        m.bid = m.level - 1;
+        m.ask = m.level + 1;
+        m.buy = !m.buy;
       } else {
-        const kappa = 1 / 3600;
-        m.offset += -kappa * m.offset * dt + 0.5 * m.sigma * regime * Math.sqrt(dt) * eps;
-        m.x = this.#markets[m.leader].x + m.offset;
-      }
-      for (const e of this.#eventsOf.get(m.id) ?? []) {
-        if (e.kind === "news_jump" && e.market === m.id && e.at_s > prevS && e.at_s <= tS) {
-          const p = clamp(sigmoid(m.x) + e.delta, 0.02, 0.98);
-          if (m.leader === null) {
-            m.x0 += logit(p) - m.x;
-            m.x = logit(p);
-          } else m.offset += logit(p) - m.x;
+        const kappa = 1 / (3 * 86_400);
+        m.x += -kappa * (m.x - m.x0) * dt + m.sigma * regime * Math.sqrt(dt) * m.rng.normal();
+        for (const e of jumps) {
+          const target = logit(price(clampCents((sigmoid(m.x) + e.delta) * 100)));
+          m.x0 += target - m.x;
+          m.x = target;
         }
+        m.x = clamp(m.x, -3.5, 3.5);
+        this.#quote(m, k);
       }
-      m.x = clamp(m.x, -4.5, 4.5);
+      m.wasVolatile = volatile;
     }
-    // 2. render each market
     return this.#markets.map((m) => this.#render(m, T, tS));
+  }
+
+  /**
+   * Quotes around the fair value and a print at the bid or the ask: the bounce is
+   * anti-persistent (the next trade hits the other side with probability 0.75; always on the
+   * second tick, so the first pair window is never constant).
+   */
+  #quote(m: SimMarket, k: number): void {
+    const fair = sigmoid(m.x) * 100;
+    const half = 0.4 + 0.4 * m.rng.next();
+    m.bid = clamp(Math.floor(fair - half + 1e-9), 1, 97);
+    m.ask = clamp(Math.ceil(fair + half - 1e-9), m.bid + 1, 99);
+    if (k === 1 || m.rng.next() < 0.75) m.buy = !m.buy;
+    m.print = clampCents(m.buy ? m.ask : m.bid);
+  }
+
+  /** A follower prints its leader's trade one cent higher (plus scripted offsets). */
+  #follow(
+    m: SimMarket,
+    tS: number,
+    jumps: Extract<SimEvent, { kind: "news_jump" }>[],
+    regime: number,
+  ): void {
+    const leader = m.leader!;
+    for (const e of jumps) m.offset += Math.round(e.delta * 100);
+    let gap = 0;
+    for (const e of this.#active("divergence", m.id, tS)) {
+      gap += e.gap * 100 * Math.min(1, (tS - e.at_s + this.tickSeconds) / 600);
+    }
+    const noise = regime !== 1
+      ? m.sigma * regime * Math.sqrt(this.tickSeconds) * 100 *
+        m.rng.normal()
+      : 0;
+    m.buy = leader.buy;
+    m.print = clampCents(leader.print + 1 + m.offset + gap + noise);
+    const spread = Math.max(1, leader.ask - leader.bid);
+    m.bid = m.buy ? m.print - spread : m.print;
+    m.ask = m.buy ? m.print : m.print + spread;
+    if (m.bid < 1) [m.bid, m.ask] = [1, Math.max(2, m.ask)];
+    if (m.ask > 99) [m.bid, m.ask] = [Math.min(98, m.bid), 99];
   }
 
   #render(m: SimMarket, T: number, tS: number): SnapshotMessage {
     const rng = m.rng;
-    const tick = m.platform === "polymarket" ? 0.001 : 0.01;
-    let p = sigmoid(m.x);
-    for (const e of this.#eventsOf.get(m.id) ?? []) {
-      if (
-        e.kind === "divergence" && e.market === m.id && tS >= e.at_s && tS < e.at_s + e.duration_s
-      ) {
-        p += e.gap * Math.min(1, (tS - e.at_s) / 600);
-      }
-    }
-    p = Math.round(clamp(p, 0.02, 0.98) / tick) * tick;
-    p = Number(p.toFixed(3));
-    const half = Math.max(tick, Number((0.004 + 0.004 * rng.next()).toFixed(3)));
-    const bid = Number((Math.floor((p - half) / tick + 1e-9) * tick).toFixed(3));
-    const ask = Number((Math.ceil((p + half) / tick - 1e-9) * tick).toFixed(3));
+    const p = price(m.print);
+    const bid = price(m.bid);
+    const ask = price(m.ask);
     // volume
-    const spike = this.#active("volume_spike", m.id, tS).reduce((f, e) => f * e.multiplier, 1);
+    // A divergence is news on the follower's venue: its volume picks up too (×DIVERGENCE_VOLUME).
+    const spike = this.#active("volume_spike", m.id, tS).reduce((f, e) => f * e.multiplier, 1) *
+      (this.#active("divergence", m.id, tS).length ? DIVERGENCE_VOLUME : 1);
     const tickUsd = (m.dailyUsd * this.tickSeconds / 86_400) * seasonality(T) *
       Math.exp(0.3 * rng.normal() - 0.045) * spike;
     m.vol24 += tickUsd - m.volumes[m.ring];
@@ -418,17 +620,16 @@ export class SimulatorSource implements MarketSource {
     const ratio = this.#active("book_imbalance", m.id, tS).reduce((f, e) => f * e.ratio, 1);
     const bidUsd = m.depthUsd * Math.sqrt(ratio);
     const askUsd = m.depthUsd / Math.sqrt(ratio);
-    const step = Math.max(tick, 0.01);
     const bids: [number, number][] = [];
     const asks: [number, number][] = [];
     for (let l = 0; l < 5; l++) {
-      const bp = Number((bid - l * step).toFixed(3));
-      const ap = Number((ask + l * step).toFixed(3));
+      const bp = price(m.bid - l);
+      const ap = price(m.ask + l);
       const w = (1 + 0.5 * l) * (0.7 + 0.6 * rng.next()) / 5;
-      if (bp > 0) bids.push([bp, Number(((bidUsd * w) / bp).toFixed(2))]);
-      if (ap < 1) asks.push([ap, Number(((askUsd * w) / ap).toFixed(2))]);
+      if (m.bid - l > 0) bids.push([bp, Number(((bidUsd * w) / bp).toFixed(2))]);
+      if (m.ask + l < 100) asks.push([ap, Number(((askUsd * w) / ap).toFixed(2))]);
     }
-    // trades in (T − tick, T], whole seconds
+    // trades in (T − tick, T], whole seconds; the last one is this tick's print
     const count = Math.min(6, 1 + Math.floor(rng.next() * 3 * Math.min(spike, 2)));
     const prevT = T - this.tickSeconds * US;
     const trades: { ts: number; price: number; usd: number; buy: boolean; wallet: string }[] = [];
@@ -444,10 +645,18 @@ export class SimulatorSource implements MarketSource {
       });
     }
     trades.sort((a, b) => a.ts - b.ts);
-    m.lastPrice = p;
+    const last = trades[trades.length - 1];
+    last.buy = m.buy;
+    last.price = p;
     const raw = m.platform === "polymarket"
       ? this.#polymarketBodies(m, p, bid, ask, vol24, bids, asks, trades)
       : this.#kalshiBodies(m, p, bid, ask, vol24, bids, asks, trades);
+    this.#onRawPoll?.({
+      market: { id: m.id, platform: m.platform, platform_market_id: m.platformId },
+      since: prevT,
+      fetchedAt: T,
+      raw,
+    });
     return normalizePoll(raw, {
       platform: m.platform,
       marketId: m.id,

@@ -1,8 +1,12 @@
 import { assert, assertEquals, assertNotEquals } from "../../../helpers/assert.ts";
 import {
+  DEFAULT_SCENARIO_SECONDS,
   defaultScenario,
   Prng,
+  type SimEvent,
   simMarketId,
+  simMarketStyle,
+  SIMULATOR_TICK_SECONDS,
   SimulatorSource,
   simulatorWatchlist,
 } from "../../../../adapters/markets/simulator.ts";
@@ -16,12 +20,13 @@ async function run(options: ConstructorParameters<typeof SimulatorSource>[0]): P
   return out;
 }
 
-/** Per-market message series over a 13-h run of the default scenario (cached). */
+/** Per-market message series over the default scenario's run (cached; 300-s ticks). */
 let cache: Map<string, SnapshotMessage[]> | null = null;
 async function series(): Promise<Map<string, SnapshotMessage[]>> {
   if (cache) return cache;
   cache = new Map();
-  for (const t of await run({ seed: 42, markets: 6, ticks: 13 * 60 })) {
+  const ticks = Math.ceil(DEFAULT_SCENARIO_SECONDS / SIMULATOR_TICK_SECONDS);
+  for (const t of await run({ seed: 42, markets: 12, ticks })) {
     for (const m of t.messages) {
       const list = cache.get(m.snapshot.market_id) ?? [];
       list.push(m);
@@ -30,8 +35,15 @@ async function series(): Promise<Map<string, SnapshotMessage[]>> {
   }
   return cache;
 }
-const H = 3600;
-const at = (list: SnapshotMessage[], s: number) => list[Math.round(s / 60)];
+const at = (list: SnapshotMessage[], s: number) => list[Math.round(s / SIMULATOR_TICK_SECONDS)];
+const prices = (list: SnapshotMessage[], from: number, to: number) =>
+  list.slice(Math.round(from / SIMULATOR_TICK_SECONDS), Math.round(to / SIMULATOR_TICK_SECONDS))
+    .map((m) => m.snapshot.last_price);
+const eventOf = <K extends SimEvent["kind"]>(kind: K, market: string) =>
+  defaultScenario().find((e) => e.kind === kind && e.market === market) as Extract<
+    SimEvent,
+    { kind: K }
+  >;
 
 Deno.test("simulator: same seed ⇒ identical bytes; another seed differs", async () => {
   const a = JSON.stringify(await run({ seed: 9, markets: 5, ticks: 50 }));
@@ -72,57 +84,84 @@ Deno.test("simulator: valid SnapshotMessages on both platforms, prices in (0,1),
       assert(s.bid! < s.ask!, "uncrossed");
       assert(m.book!.bids.every((l, i) => i === 0 || m.book!.bids[i - 1][0] > l[0]));
       assert(m.book!.asks.every((l, i) => i === 0 || m.book!.asks[i - 1][0] < l[0]));
-      assert(m.trades.every((tr) => tr.timestamp > t.T - 60_000_000 && tr.timestamp <= t.T));
+      assert(
+        m.trades.every((tr) =>
+          tr.timestamp > t.T - SIMULATOR_TICK_SECONDS * 1_000_000 && tr.timestamp <= t.T
+        ),
+      );
+      assertEquals(
+        m.trades[m.trades.length - 1].price,
+        s.last_price,
+        "the last trade is the print",
+      );
       assert(s.volume_24h > 0 && s.liquidity > 0);
     }
   }
   const { markets, relationships } = simulatorWatchlist({ markets: 4 });
   assertEquals(markets.map((m) => m.platform), ["polymarket", "kalshi", "polymarket", "kalshi"]);
-  assertEquals(relationships.map((r) => [r.market_a, r.market_b]), [["sim-00", "sim-01"], [
-    "sim-02",
-    "sim-03",
-  ]]);
+  assertEquals(relationships.map((r) => [r.market_a, r.market_b, r.strength]), [
+    ["sim-00", "sim-01", 1],
+  ]);
+  assertEquals(
+    simulatorWatchlist({ markets: 12 }).relationships.map((r) => r.market_a),
+    ["sim-00", "sim-06"],
+  );
+  assertEquals(
+    Array.from({ length: 7 }, (_, i) => simMarketStyle(i, 7)),
+    ["leader", "follower", "quiet", "active", "quiet", "active", "active"],
+  );
 });
 
-Deno.test("simulator: scripted news jump and volume spike are visible", async () => {
+Deno.test("simulator: quiet markets sit flat until their news jump, then at the new level", async () => {
   const s = await series();
-  const jump = defaultScenario().find((e) => e.kind === "news_jump" && e.market === "sim-00")!;
-  const m0 = s.get("sim-00")!;
-  const before = at(m0, jump.at_s - 60).snapshot.last_price;
-  const after = at(m0, jump.at_s).snapshot.last_price;
-  assert(after - before > 0.1, `jump ${before} → ${after}`);
+  const jump = eventOf("news_jump", "sim-02");
   const m2 = s.get("sim-02")!;
+  const before = prices(m2, 0, jump.at_s);
+  const after = prices(m2, jump.at_s, DEFAULT_SCENARIO_SECONDS);
+  assertEquals(new Set(before).size, 1, "flat before the jump");
+  assertEquals(new Set(after).size, 1, "flat after the jump");
+  assert(before[0] >= 0.2 && before[0] <= 0.5, `quiet level ${before[0]}`);
+  assertEquals(Math.round((after[0] - before[0]) * 100), Math.round(jump.delta * 100));
+});
+
+Deno.test("simulator: a volume spike raises volume_24h fast; book imbalance skews depth", async () => {
+  const s = await series();
+  const spike = eventOf("volume_spike", "sim-05");
+  const m5 = s.get("sim-05")!;
   const growth = (a: number, b: number) =>
-    at(m2, b).snapshot.volume_24h - at(m2, a).snapshot.volume_24h;
+    at(m5, b).snapshot.volume_24h - at(m5, a).snapshot.volume_24h;
+  const t = spike.at_s;
+  assert(growth(t, t + 1800) > 0.5 * at(m5, t).snapshot.volume_24h, "spike raises 24-h volume");
+  assert(Math.abs(growth(t - 2100, t - 300)) < 0.05 * at(m5, t).snapshot.volume_24h, "calm before");
+  const book = eventOf("book_imbalance", "sim-03");
+  const m3 = s.get("sim-03")!;
+  const share = (msg: SnapshotMessage) => msg.bid_depth! / (msg.bid_depth! + msg.ask_depth!);
+  assert(share(at(m3, book.at_s + 600)) > 0.8, `imbalance ${share(at(m3, book.at_s + 600))}`);
   assert(
-    growth(5 * H, 5.5 * H) > 3 * Math.abs(growth(4 * H, 4.5 * H)) + 1,
-    "spike raises 24-h volume",
+    share(at(m3, book.at_s - 600)) < 0.65 && share(at(m3, book.at_s + book.duration_s)) < 0.65,
   );
 });
 
-Deno.test("simulator: book imbalance, volatility regime and divergence are visible", async () => {
+Deno.test("simulator: a volatility regime wakes a flat market; the cross-listed pair is locked until it diverges", async () => {
   const s = await series();
-  const m3 = s.get("sim-03")!;
-  const r = (msg: SnapshotMessage) => msg.bid_depth! / msg.ask_depth!;
-  assert(r(at(m3, 5 * H)) > 3, `imbalance ${r(at(m3, 5 * H))}`);
-  assert(r(at(m3, 3 * H)) < 2.5 && r(at(m3, 7 * H)) < 2.5);
+  const regime = eventOf("volatility_regime", "sim-04");
   const m4 = s.get("sim-04")!;
-  const sd = (a: number, b: number) => {
-    const xs = m4.slice(a / 60, b / 60).map((m) =>
-      Math.log(m.snapshot.last_price / (1 - m.snapshot.last_price))
-    );
-    const d = xs.slice(1).map((x, i) => x - xs[i]);
-    const mean = d.reduce((p, q) => p + q, 0) / d.length;
-    return Math.sqrt(d.reduce((p, q) => p + (q - mean) ** 2, 0) / d.length);
-  };
+  assertEquals(new Set(prices(m4, 0, regime.at_s)).size, 1, "flat before the regime");
   assert(
-    sd(8 * H, 12 * H) > 2.5 * sd(4 * H, 8 * H),
-    `σ ${sd(4 * H, 8 * H)} → ${sd(8 * H, 12 * H)}`,
+    new Set(prices(m4, regime.at_s, regime.at_s + regime.duration_s)).size >= 4,
+    "moving during the regime",
   );
-  const m0 = s.get("sim-00")!;
-  const m1 = s.get("sim-01")!;
-  const gap = (t: number) => at(m1, t).snapshot.last_price - at(m0, t).snapshot.last_price;
-  assert(gap(11 * H) - gap(9.5 * H) > 0.07, `gap ${gap(9.5 * H)} → ${gap(11 * H)}`);
+  const div = eventOf("divergence", "sim-01");
+  const lead = s.get(div.other)!;
+  const follow = s.get(div.market)!;
+  const gap = (i: number) =>
+    Math.round((follow[i].snapshot.last_price - lead[i].snapshot.last_price) * 100);
+  const first = Math.round(div.at_s / SIMULATOR_TICK_SECONDS);
+  for (let i = 0; i < first; i++) assertEquals(gap(i), 1, `follower = leader + 1 cent at ${i}`);
+  assert(new Set(prices(lead, 0, div.at_s)).size >= 3, "the leader moves");
+  const full = first + Math.ceil(600 / SIMULATOR_TICK_SECONDS);
+  assertEquals(gap(full), 1 + Math.round(div.gap * 100), "the gap opens within 10 min");
+  assert(gap(first) > 1, "the gap starts at the event");
 });
 
 Deno.test("simulator: realtime pace sleeps on the injected clock; close() stops", async () => {
