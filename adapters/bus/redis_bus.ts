@@ -1090,13 +1090,22 @@ class GroupSubscription extends ReaderBase {
     this.#queue = [];
     this.#delayed = [];
     await this.#release(unhanded);
-    // Drop our consumer from the groups when it holds nothing (keeps XINFO tidy).
-    if (this.#inFlight.size === 0) {
+    // Drop our consumer from the groups when it holds nothing (keeps XINFO tidy). Never while
+    // it still owns pending entries (released ones stay ours until a peer claims them):
+    // DELCONSUMER discards them from the PEL, and they would never be delivered again.
+    if (this.#inFlight.size === 0 && unhanded.length === 0) {
       const cmd = this.bus.command();
-      const pipeline = cmd.pipeline();
+      const pending = cmd.pipeline();
       for (const key of this.#g.streams) {
-        pipeline.call("XGROUP", "DELCONSUMER", key, this.#group, this.#consumer);
+        pending.call("XPENDING", key, this.#group, "-", "+", 1, this.#consumer);
       }
+      const replies = (await pending.exec()) ?? [];
+      const pipeline = cmd.pipeline();
+      this.#g.streams.forEach((key, i) => {
+        const [error, rows] = replies[i] ?? [];
+        if (error || !Array.isArray(rows) || rows.length > 0) return;
+        pipeline.call("XGROUP", "DELCONSUMER", key, this.#group, this.#consumer);
+      });
       await pipeline.exec();
     }
   }

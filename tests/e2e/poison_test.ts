@@ -1,0 +1,223 @@
+/**
+ * Issue 5 must-show: a poison message in the middle of a partition never blocks it (DESIGN
+ * §5.5). Real `augur run feature --replica 0/1` and `augur run store` processes on a real bus
+ * and PostgreSQL; undecodable / invalid payloads are published on
+ * `augur.snapshots.<pp>.<platform>.<m>` between valid snapshots of one market. Each lands in
+ * `augur.ops.dlq` with `Augur-Reason`, `Augur-Source-Subject` and `Augur-Worker` headers (from
+ * both the feature worker and the store, which both read snapshots), and every valid snapshot
+ * still yields its feature vector in the store — including those after the poison.
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { waitFor } from "../helpers/wait.ts";
+import {
+  type ManagedServer,
+  needs,
+  pgDatabase,
+  startNats,
+  startRedis,
+} from "../helpers/servers.ts";
+import { type AugurProcess, spawnAugur, writeConfigDir } from "../helpers/augur_process.ts";
+import { metricsPortOf, PipelineFeed, scrapeMetric } from "../helpers/pipeline_feed.ts";
+import { SimulatorSource } from "../../adapters/markets/simulator.ts";
+import { createEventBus } from "../../adapters/bus/factory.ts";
+import { type Delivery, HEADER } from "../../adapters/bus/types.ts";
+import { createStore } from "../../adapters/storage/factory.ts";
+import { loadConfig } from "../../config/loader.ts";
+import { MetricsRegistry } from "../../adapters/observability/metrics.ts";
+import { createLogger } from "../../adapters/observability/logger.ts";
+import { encodeText, KINDS } from "../../pipeline/canonical_json.ts";
+import { FeaturePipeline } from "../../pipeline/features.ts";
+import type { SnapshotMessage } from "../../pipeline/models.ts";
+import { Subjects } from "../../runtime/subjects.ts";
+
+const PARTITIONS = 4;
+
+function busToml(kind: "nats" | "redis", natsUrl: string): string {
+  return `[backend]
+kind = "${kind}"
+partitions = ${PARTITIONS}
+drain_timeout_seconds = 20
+[nats]
+servers = ["${natsUrl}"]
+ack_wait_seconds = 5
+[redis]
+url_env = "REDIS_URL"
+claim_idle_ms = 3000
+block_ms = 200
+[lock]
+ttl_seconds = 3
+renew_interval_seconds = 1
+wait_tick_seconds = 1
+margin_seconds = 1
+`;
+}
+
+async function snapshots(): Promise<SnapshotMessage[]> {
+  const source = new SimulatorSource({ seed: 3, markets: 8, ticks: 70, tickSeconds: 30 });
+  const out: SnapshotMessage[] = [];
+  for await (const tick of source) out.push(...tick.messages);
+  await source.close();
+  return out;
+}
+
+async function scenario(kind: "nats" | "redis"): Promise<void> {
+  const server: ManagedServer = kind === "nats" ? await startNats() : await startRedis();
+  const db = await pgDatabase();
+  const env: Record<string, string> = { AUGUR_TIMESCALE_URL: db.url, REDIS_URL: server.url };
+  const configDir = await writeConfigDir({
+    "bus.toml": busToml(kind, server.url),
+    "storage.toml":
+      `[backend]\nkind = "timescaledb"\n[connection]\npool_size = 3\nmax_overflow = 0\n[sink]\nbatch_size = 200\nmax_delay_ms = 50\n`,
+    "engine.toml": `[runtime]\ncheckpoint_interval_seconds = 1\n`,
+  });
+  const processes: AugurProcess[] = [];
+  const start = (args: string[]) => {
+    const p = spawnAugur([...args, "--config", configDir, "--metrics-port", "0"], { env });
+    processes.push(p);
+    return p;
+  };
+  const quiet = createLogger({ sink: () => {} });
+  const registry = new MetricsRegistry();
+  const bus = await createEventBus({
+    backend: { kind, partitions: PARTITIONS },
+    nats: { servers: [server.url] },
+    redis: { url_env: "REDIS_URL" },
+  }, { env, registry, logger: quiet });
+  const config = await loadConfig({ dir: configDir, env });
+  const store = await createStore(config.storage, { env, registry, logger: quiet });
+  try {
+    await bus.connect();
+    const subjects = new Subjects({ partitions: PARTITIONS });
+    const feed = new PipelineFeed(bus, subjects);
+    const messages = await snapshots();
+    const pipeline = new FeaturePipeline();
+    const expected = new Set<string>();
+    for (const m of messages) {
+      const fv = pipeline.update(m.snapshot, { bid_depth: m.bid_depth, ask_depth: m.ask_depth });
+      if (fv) expected.add(encodeText(fv, KINDS.features));
+    }
+    assert(expected.size > 100, `enough features expected (${expected.size})`);
+
+    const storeProc = start(["run", "store", "--replica-id", "store-0"]);
+    const feature = start(["run", "feature", "--replica", "0/1", "--replica-id", "feature-0"]);
+    const featurePort = await metricsPortOf(feature);
+
+    // The poisoned market, in the middle of its partition's stream.
+    const victim = messages[messages.length - 1].snapshot;
+    const partition = subjects.partitionOf(victim.market_id);
+    const subject = subjects.snapshots(partition, victim.platform, victim.market_id);
+    const half = Math.floor(messages.length / 2);
+    await feed.publishSnapshots(messages.slice(0, half));
+    const poison = [
+      { id: "poison:not-json", payload: new TextEncoder().encode("{not json") },
+      {
+        id: "poison:invalid",
+        payload: new TextEncoder().encode(JSON.stringify({ snapshot: { market_id: 7 } })),
+      },
+    ];
+    for (const p of poison) {
+      await bus.publish({
+        subject,
+        payload: p.payload,
+        headers: { [HEADER.id]: p.id, [HEADER.key]: victim.market_id },
+      });
+    }
+    await feed.publishSnapshots(messages.slice(half));
+    await feed.snapshotMarkers(messages[messages.length - 1].now, victim.platform);
+
+    // Every valid snapshot (also after the poison) produces its feature vector.
+    await waitFor(async () => {
+      const rows = await store.featuresInRange({ start: 0, end: Number.MAX_SAFE_INTEGER });
+      return rows.length >= expected.size;
+    }, { timeoutMs: 45_000, intervalMs: 200, message: `features never reached ${expected.size}` });
+    const stored = await store.featuresInRange({ start: 0, end: Number.MAX_SAFE_INTEGER });
+    const got = new Set(stored.map((f) => encodeText(f, KINDS.features)));
+    assertEquals(stored.length, expected.size, "no duplicate rows");
+    assertEquals([...expected].filter((x) => !got.has(x)).length, 0, "no feature missing");
+    const poisonAt = messages[half].now;
+    const after = stored.filter((f) =>
+      f.market_id === victim.market_id && f.computed_at > poisonAt
+    );
+    assert(after.length > 0, "the poisoned market's later snapshots flowed");
+
+    // Both readers of the partition (feature, store) dead-lettered and counted both poisons.
+    const storePort = await metricsPortOf(storeProc);
+    for (const [name, port] of [["feature", featurePort], ["store", storePort]] as const) {
+      await waitFor(
+        async () =>
+          await scrapeMetric(port, "augur_bus_dead_letter_total", { reason: "decode" }) === 2,
+        { timeoutMs: 15_000, message: `${name} never counted 2 dead letters` },
+      );
+    }
+    // The dead letters on augur.ops.dlq, up to a sentinel published now.
+    await bus.publish({
+      subject: subjects.opsDlq(),
+      payload: new Uint8Array(),
+      headers: { "Augur-Test-Sentinel": "1" },
+    });
+    const letters: Delivery[] = [];
+    const reader = bus.read(subjects.opsDlq(), { from: { kind: "first" } });
+    const timer = setTimeout(() => void reader.stop(), 15_000);
+    for await (const d of reader) {
+      if (d.headers["Augur-Test-Sentinel"]) break;
+      if (d.subject === subjects.opsDlq()) letters.push(d);
+    }
+    clearTimeout(timer);
+    await reader.stop();
+    for (const d of letters) {
+      const original = poison.find((p) => `dlq:${p.id}` === d.headers[HEADER.id]);
+      assert(original !== undefined, `a dead letter of a poison message: ${d.headers[HEADER.id]}`);
+      const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+      assertEquals(text(d.payload), text(original.payload), "the dead letter keeps the payload");
+      assertEquals(d.headers[HEADER.sourceSubject], subject);
+      assertEquals(d.headers[HEADER.reason], "decode");
+      assertEquals(d.headers[HEADER.key], victim.market_id);
+      assert(["feature", "store"].includes(d.headers[HEADER.worker]), "worker header");
+    }
+    // Redis keeps one dead letter per (message, worker). JetStream keeps the first one per
+    // message: both carry `Nats-Msg-Id` `dlq:<id>`, so the second worker's is absorbed by the
+    // stream's duplicate window (still counted and logged by that worker, see above).
+    const ids = letters.map((d) => d.headers[HEADER.id]).sort();
+    assertEquals(
+      [...new Set(ids)],
+      ["dlq:poison:invalid", "dlq:poison:not-json"],
+      "every poison message is in the dead-letter stream",
+    );
+    assertEquals(letters.length, kind === "redis" ? 4 : 2);
+
+    for (const p of [feature, storeProc]) p.kill("SIGTERM");
+    for (const p of [feature, storeProc]) {
+      assertEquals(await p.exit(), 0, `drained exit; stderr:\n${p.stderr().slice(-1500)}`);
+    }
+    console.log(
+      `${kind}: 2 poison messages mid-partition → ${letters.length} dead letters; ${stored.length} feature vectors stored`,
+    );
+  } catch (error) {
+    for (const p of processes) console.error(`--- stderr (tail) ---\n${p.stderr().slice(-1500)}`);
+    throw error;
+  } finally {
+    for (const p of processes) p.kill("SIGKILL");
+    await Promise.all(processes.map((p) => p.exit()));
+    await bus.close().catch(() => {});
+    await store.close().catch(() => {});
+    await server.stop();
+    await db.drop();
+    await Deno.remove(configDir, { recursive: true });
+  }
+}
+
+const options = { sanitizeResources: false, sanitizeOps: false };
+
+Deno.test({
+  name: "e2e: poison mid-partition over NATS → dead letters with headers, the rest flows",
+  ...needs("nats", "postgres"),
+  ...options,
+  fn: () => scenario("nats"),
+});
+
+Deno.test({
+  name: "e2e: poison mid-partition over Redis → dead letters with headers, the rest flows",
+  ...needs("redis", "postgres"),
+  ...options,
+  fn: () => scenario("redis"),
+});

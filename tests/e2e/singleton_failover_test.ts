@@ -1,0 +1,397 @@
+/**
+ * Issue 5 must-show: the dedup singleton, active + passive (`augur run dedup --replica-id a`
+ * and `b`) plus `augur run store`, as real processes on a real bus and PostgreSQL.
+ *
+ * 1. SIGKILL the active mid-stream → the passive becomes active within ttl + one wait tick
+ *    (measured from the kill to the new active's "became active" log record and printed);
+ *    the store ends with every expected signal exactly once — the same set an in-process
+ *    `dedupWindow` computes over the same input.
+ * 2. SIGSTOP the active past its TTL → the passive takes over; SIGCONT → the resumed process
+ *    reports the lost lease and exits non-zero without publishing; a late message stamped
+ *    with its old token is dropped by the store (`augur_fence_rejected_total`).
+ */
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { waitFor } from "../helpers/wait.ts";
+import {
+  type ManagedServer,
+  needs,
+  pgDatabase,
+  startNats,
+  startRedis,
+} from "../helpers/servers.ts";
+import { type AugurProcess, spawnAugur, writeConfigDir } from "../helpers/augur_process.ts";
+import {
+  expectedDedupOutput,
+  FEED_T0,
+  findLog,
+  generateSignals,
+  metricsPortOf,
+  PipelineFeed,
+  scrapeMetric,
+} from "../helpers/pipeline_feed.ts";
+import { createEventBus } from "../../adapters/bus/factory.ts";
+import { type Delivery, type EventBus, HEADER } from "../../adapters/bus/types.ts";
+import { createStore } from "../../adapters/storage/factory.ts";
+import type { Store } from "../../adapters/storage/types.ts";
+import { loadConfig } from "../../config/loader.ts";
+import { MetricsRegistry } from "../../adapters/observability/metrics.ts";
+import { createLogger } from "../../adapters/observability/logger.ts";
+import { encode, encodeText, KINDS } from "../../pipeline/canonical_json.ts";
+import { copySignal, type MarketSignal } from "../../pipeline/models.ts";
+import { Taxonomy } from "../../pipeline/taxonomy.ts";
+import { Subjects } from "../../runtime/subjects.ts";
+import { watchlistFor } from "../../runtime/watchlist.ts";
+import { comparePositions } from "../../runtime/fencing.ts";
+
+const PARTITIONS = 8;
+const WINDOWS = 24;
+const TTL_S = 3;
+const WAIT_TICK_S = 1;
+
+type BusKind = "nats" | "redis";
+
+function busToml(kind: BusKind, natsUrl: string): string {
+  return `[backend]
+kind = "${kind}"
+partitions = ${PARTITIONS}
+drain_timeout_seconds = 20
+[nats]
+servers = ["${natsUrl}"]
+ack_wait_seconds = 5
+[redis]
+url_env = "REDIS_URL"
+claim_idle_ms = 3000
+block_ms = 200
+[lock]
+ttl_seconds = ${TTL_S}
+renew_interval_seconds = 1
+wait_tick_seconds = ${WAIT_TICK_S}
+margin_seconds = 1
+`;
+}
+
+/** Everything one scenario runs against. */
+interface Rig {
+  kind: BusKind;
+  bus: EventBus;
+  store: Store;
+  subjects: Subjects;
+  feed: PipelineFeed;
+  platforms: string[];
+  signals: MarketSignal[];
+  expected: Map<string, string>; // signal_id → canonical JSON
+  start(args: string[]): AugurProcess;
+}
+
+async function withRig(kind: BusKind, body: (rig: Rig) => Promise<void>): Promise<void> {
+  const server: ManagedServer = kind === "nats" ? await startNats() : await startRedis();
+  const db = await pgDatabase();
+  const env: Record<string, string> = { AUGUR_TIMESCALE_URL: db.url, REDIS_URL: server.url };
+  const configDir = await writeConfigDir({
+    "bus.toml": busToml(kind, server.url),
+    "storage.toml":
+      `[backend]\nkind = "timescaledb"\n[connection]\npool_size = 3\nmax_overflow = 0\n[sink]\nbatch_size = 100\nmax_delay_ms = 50\n`,
+    "engine.toml": `[runtime]\ncheckpoint_interval_seconds = 1\n`,
+  });
+  const processes: AugurProcess[] = [];
+  const registry = new MetricsRegistry();
+  const bus = await createEventBus({
+    backend: { kind, partitions: PARTITIONS },
+    nats: { servers: [server.url] },
+    redis: { url_env: "REDIS_URL" },
+  }, { env, registry, logger: createLogger({ sink: () => {} }) });
+  const config = await loadConfig({ dir: configDir, env });
+  const store = await createStore(config.storage, {
+    env,
+    registry,
+    logger: createLogger({ sink: () => {} }),
+  });
+  try {
+    await bus.connect();
+    await store.initialize();
+    const subjects = new Subjects({ partitions: PARTITIONS });
+    const watchlist = watchlistFor(config, undefined);
+    const markets = watchlist.markets.map((m) => ({ id: m.id, platform: m.platform }));
+    const platforms = [...new Set(markets.map((m) => m.platform))].sort();
+    const signals = generateSignals({ markets, windows: WINDOWS, seed: 5 });
+    const out = expectedDedupOutput(signals, {
+      taxonomy: new Taxonomy(watchlist.relationships),
+      dedup: config.dedup,
+      windowSeconds: config.engine.runtime.dedup_window_seconds,
+    });
+    const expected = new Map(out.map((s) => [s.signal_id, encodeText(s, KINDS.signal)]));
+    assertEquals(expected.size, out.length, "expected output has unique ids");
+    assert(out.length > 40 && out.length < signals.length, "the input exercises merges");
+    await body({
+      kind,
+      bus,
+      store,
+      subjects,
+      feed: new PipelineFeed(bus, subjects),
+      platforms,
+      signals,
+      expected,
+      start: (args) => {
+        const p = spawnAugur([...args, "--config", configDir, "--metrics-port", "0"], { env });
+        processes.push(p);
+        return p;
+      },
+    });
+  } catch (error) {
+    for (const p of processes) {
+      console.error(`--- stderr of pid ${p.pid} (tail) ---\n${p.stderr().slice(-1500)}`);
+    }
+    throw error;
+  } finally {
+    for (const p of processes) p.kill("SIGCONT");
+    for (const p of processes) p.kill("SIGKILL");
+    await Promise.all(processes.map((p) => p.exit()));
+    await bus.close().catch(() => {});
+    await store.close().catch(() => {});
+    await server.stop();
+    await db.drop();
+    await Deno.remove(configDir, { recursive: true });
+  }
+}
+
+const ALL = { start: 0, end: Number.MAX_SAFE_INTEGER };
+const WINDOW_US = 30_000_000;
+
+/** Wait until the store holds every expected signal of windows `< upTo`. */
+async function waitForStored(rig: Rig, upTo: number, timeoutMs = 30_000): Promise<void> {
+  const end = FEED_T0 + upTo * WINDOW_US;
+  const want =
+    [...rig.expected.values()].filter((text) =>
+      (JSON.parse(text).detected_at as string) < new Date(end / 1000).toISOString()
+    ).length;
+  await waitFor(async () => {
+    const rows = await rig.store.signalsInRange({ start: 0, end: end - 1 });
+    return rows.length >= want;
+  }, {
+    timeoutMs,
+    intervalMs: 100,
+    message: `store never reached ${want} signals < window ${upTo}`,
+  });
+}
+
+/** The store holds exactly the expected signals (same ids, same content, once each). */
+async function assertStoreEqualsExpected(rig: Rig): Promise<number> {
+  await waitFor(async () => (await rig.store.signalsInRange(ALL)).length >= rig.expected.size, {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+    message: `store never reached ${rig.expected.size} signals`,
+  });
+  const stored = await rig.store.signalsInRange(ALL);
+  const ids = stored.map((s) => s.signal_id);
+  assertEquals(new Set(ids).size, ids.length, "no signal stored twice");
+  const missing = [...rig.expected.keys()].filter((id) => !ids.includes(id));
+  const extra = ids.filter((id) => !rig.expected.has(id));
+  assertEquals([missing.length, extra.length], [0, 0], `missing ${missing[0]} extra ${extra[0]}`);
+  for (const s of stored) {
+    assertEquals(encodeText(s, KINDS.signal), rig.expected.get(s.signal_id), "same content");
+  }
+  return stored.length;
+}
+
+/** Start dedup a (waits until active), dedup b (waits until passive) and the store. */
+async function startSingletons(rig: Rig) {
+  const storeProc = rig.start(["run", "store", "--replica-id", "store-0"]);
+  const a = rig.start(["run", "dedup", "--replica-id", "dedup-a"]);
+  await a.waitForLog("became active", 30_000);
+  const b = rig.start(["run", "dedup", "--replica-id", "dedup-b"]);
+  const bPort = await metricsPortOf(b);
+  await waitFor(
+    async () =>
+      await scrapeMetric(bPort, "augur_singleton_lock_holder", { replica_id: "dedup-b" }) === 0,
+    {
+      timeoutMs: 30_000,
+      message: "dedup-b never reported itself passive",
+    },
+  );
+  const storePort = await metricsPortOf(storeProc);
+  return { storeProc, a, b, bPort, storePort };
+}
+
+/** Milliseconds from `sinceWallMs` to the "became active" log record of `p`. */
+async function takeoverMs(p: AugurProcess, sinceWallMs: number): Promise<number> {
+  await p.waitForLog("became active", (TTL_S + WAIT_TICK_S) * 1000 + 10_000);
+  const record = findLog(p, "became active")!;
+  return Date.parse(record.ts as string) - sinceWallMs;
+}
+
+/** Every message on `augur.signals` up to a sentinel published now. */
+async function readSignalsStream(rig: Rig): Promise<Delivery[]> {
+  const sentinel = await rig.bus.publish({
+    subject: rig.subjects.signals(),
+    payload: new Uint8Array(),
+    headers: { "Augur-Test-Sentinel": "1" },
+  });
+  const reader = rig.bus.read(rig.subjects.signals(), { from: { kind: "first" } });
+  const out: Delivery[] = [];
+  const timer = setTimeout(() => void reader.stop(), 20_000);
+  try {
+    for await (const d of reader) {
+      if (d.headers["Augur-Test-Sentinel"]) break;
+      out.push(d);
+    }
+  } finally {
+    clearTimeout(timer);
+    await reader.stop();
+  }
+  assertEquals(
+    out.length > 0 && comparePositions(out[out.length - 1].position, sentinel.position) < 0,
+    true,
+    "read the whole signals stream",
+  );
+  return out;
+}
+
+async function killScenario(kind: BusKind): Promise<void> {
+  await withRig(kind, async (rig) => {
+    const { storeProc, a, b, bPort } = await startSingletons(rig);
+    // Feed window by window while the active works (each window's output stored before the
+    // next is fed), so the kill lands with outputs emitted after its last checkpoint (every
+    // 1 s): the new active replays them. The rest is fed while nobody is active.
+    const killAfter = WINDOWS / 3;
+    for (let w = 0; w < killAfter; w++) {
+      await rig.feed.publishWindows(rig.signals, { from: w, to: w + 1, platforms: rig.platforms });
+      await waitForStored(rig, w + 1);
+    }
+    const killedAt = Date.now();
+    a.kill("SIGKILL");
+    assertEquals(await a.exit(), 137);
+    await rig.feed.publishWindows(rig.signals, {
+      from: killAfter,
+      to: WINDOWS,
+      platforms: rig.platforms,
+    });
+    const takeover = await takeoverMs(b, killedAt);
+    console.log(
+      `${kind}: dedup takeover after SIGKILL of the active: ${takeover} ms (ttl ${TTL_S} s + wait tick ${WAIT_TICK_S} s = ${
+        (TTL_S + WAIT_TICK_S) * 1000
+      } ms)`,
+    );
+    assert(
+      takeover <= (TTL_S + WAIT_TICK_S) * 1000 + 500,
+      `takeover ${takeover} ms within ttl + one wait tick`,
+    );
+    const stored = await assertStoreEqualsExpected(rig);
+    assertEquals(
+      await scrapeMetric(bPort, "augur_singleton_lock_holder", { replica_id: "dedup-b" }),
+      1,
+    );
+    assertEquals(
+      await scrapeMetric(bPort, "augur_failover_total", { singleton_kind: "dedup" }),
+      1,
+    );
+    for (const p of [b, storeProc]) p.kill("SIGTERM");
+    for (const p of [b, storeProc]) {
+      assertEquals(await p.exit(), 0, `drained exit; stderr:\n${p.stderr().slice(-1500)}`);
+    }
+    assertEquals((await rig.store.signalsInRange(ALL)).length, rig.expected.size);
+    // The bus itself: every survivor published (replays after the takeover may repeat an id).
+    const onBus = (await readSignalsStream(rig)).filter((d) => d.payload.length > 0);
+    const ids = new Set(onBus.map((d) => d.headers[HEADER.id]));
+    assertEquals(ids.size, rig.expected.size, "every survivor on augur.signals");
+    console.log(
+      `${kind}: ${rig.signals.length} calibrated signals → ${stored} stored once each; ${
+        onBus.length - ids.size
+      } replayed duplicates absorbed on the bus`,
+    );
+  });
+}
+
+async function pauseScenario(kind: BusKind): Promise<void> {
+  await withRig(kind, async (rig) => {
+    const { storeProc, a, b, storePort } = await startSingletons(rig);
+    const tokenA = Number(findLog(a, "became active")!.token);
+    const third = WINDOWS / 3;
+    await rig.feed.publishWindows(rig.signals, { from: 0, to: third, platforms: rig.platforms });
+    await waitForStored(rig, third);
+    const pausedAt = Date.now();
+    a.kill("SIGSTOP");
+    const takeover = await takeoverMs(b, pausedAt);
+    const tokenB = Number(findLog(b, "became active")!.token);
+    assert(tokenB > tokenA, `new token ${tokenB} > old token ${tokenA}`);
+    console.log(`${kind}: dedup takeover from a SIGSTOPped active: ${takeover} ms`);
+    // Input arrives while the old active is frozen; it reads it too once resumed.
+    await rig.feed.publishWindows(rig.signals, {
+      from: third,
+      to: 2 * third,
+      platforms: rig.platforms,
+    });
+    await waitForStored(rig, 2 * third);
+    a.kill("SIGCONT");
+    const code = await a.exit();
+    assert(code !== 0, `the resumed former active exits non-zero (got ${code})`);
+    assert(
+      a.stderr().includes("lease lost") || a.stderr().includes("lease no longer valid"),
+      `the resumed process reports the lost lease:\n${a.stderr().slice(-1500)}`,
+    );
+    // A message the stale active might still have had in flight: stamped with its old token,
+    // published after the new active's fence. The store must drop and count it.
+    const late = copySignal(rig.signals[0], { market_id: "late_from_stale_active" });
+    await rig.bus.publish({
+      subject: rig.subjects.signals(),
+      payload: encode(late, KINDS.signal),
+      headers: { [HEADER.id]: "late-stale", [HEADER.fence]: String(tokenA) },
+    });
+    await waitFor(
+      async () => (await scrapeMetric(storePort, "augur_fence_rejected_total") ?? 0) >= 1,
+      { timeoutMs: 15_000, message: "the store never rejected the stale-token message" },
+    );
+    await rig.feed.publishWindows(rig.signals, {
+      from: 2 * third,
+      to: WINDOWS,
+      platforms: rig.platforms,
+    });
+    await assertStoreEqualsExpected(rig);
+    for (const p of [b, storeProc]) p.kill("SIGTERM");
+    for (const p of [b, storeProc]) {
+      assertEquals(await p.exit(), 0, `drained exit; stderr:\n${p.stderr().slice(-1500)}`);
+    }
+    assertEquals((await rig.store.signalsInRange(ALL)).length, rig.expected.size);
+    // Nothing the resumed process did reached the bus: after the new active's fence, the
+    // only message with the old token is the one this test injected.
+    const stream = await readSignalsStream(rig);
+    const fenceB = stream.find((d) =>
+      d.payload.length === 0 && d.headers[HEADER.fence] === String(tokenB)
+    );
+    assert(fenceB !== undefined, "the new active fenced augur.signals");
+    const staleAfterFence = stream.filter((d) =>
+      comparePositions(d.position, fenceB.position) > 0 &&
+      d.headers[HEADER.fence] === String(tokenA)
+    );
+    assertEquals(staleAfterFence.map((d) => d.headers[HEADER.id]), ["late-stale"]);
+  });
+}
+
+const options = { sanitizeResources: false, sanitizeOps: false };
+
+Deno.test({
+  name: "e2e: dedup active SIGKILLed over NATS — passive takes over in ttl + tick, nothing lost",
+  ...needs("nats", "postgres"),
+  ...options,
+  fn: () => killScenario("nats"),
+});
+
+Deno.test({
+  name: "e2e: dedup active SIGKILLed over Redis — passive takes over in ttl + tick, nothing lost",
+  ...needs("redis", "postgres"),
+  ...options,
+  fn: () => killScenario("redis"),
+});
+
+Deno.test({
+  name: "e2e: dedup active SIGSTOPped past its TTL over NATS — fenced, resumes and exits",
+  ...needs("nats", "postgres"),
+  ...options,
+  fn: () => pauseScenario("nats"),
+});
+
+Deno.test({
+  name: "e2e: dedup active SIGSTOPped past its TTL over Redis — fenced, resumes and exits",
+  ...needs("redis", "postgres"),
+  ...options,
+  fn: () => pauseScenario("redis"),
+});
