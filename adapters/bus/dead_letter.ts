@@ -55,7 +55,8 @@ export interface DeadLetterMessageOptions {
 
 /**
  * The dead-letter message for `source`: same payload, original headers kept (the id becomes
- * `dlq:<id>` so a repeated dead letter of one message is deduplicated by JetStream), plus the
+ * `dlq:<worker>:<id>`: a repeated dead letter of one message by one worker is deduplicated by
+ * JetStream, while two workers giving up on the same message both leave theirs), plus the
  * reason, source subject, worker and delivery count headers.
  *
  * @example
@@ -75,10 +76,11 @@ export function deadLetterMessage(
   const headers: Record<string, string> = { ...source.headers };
   delete headers["Nats-Msg-Id"];
   const id = source.headers[HEADER.id];
-  if (id !== undefined) headers[HEADER.id] = id.startsWith("dlq:") ? id : `dlq:${id}`;
+  const worker = options.worker ?? "unknown";
+  if (id !== undefined) headers[HEADER.id] = id.startsWith("dlq:") ? id : `dlq:${worker}:${id}`;
   headers[HEADER.reason] = oneLine(options.reason);
   headers[HEADER.sourceSubject] = source.subject;
-  headers[HEADER.worker] = options.worker ?? "unknown";
+  headers[HEADER.worker] = worker;
   headers[HEADER.deliveryCount] = String(source.deliveryCount);
   if (source.position !== undefined) headers[SOURCE_POSITION_HEADER] = source.position;
   return { subject: dlqSubject(options.prefix), payload: source.payload, headers };

@@ -109,7 +109,7 @@ Deno.test("memory bus: nak redelivers with a higher delivery count; past maxDeli
   assertEquals(info.deliveryCount, 3);
   assertEquals(info.worker, "detector");
   assertEquals(info.sourceSubject, "augur.features.01.m");
-  assertEquals(dead.headers["Augur-Id"], "dlq:f:1");
+  assertEquals(dead.headers["Augur-Id"], "dlq:detector:f:1");
   assertEquals(dead.subject, "augur.ops.dlq");
   const dl = registry.get("augur_bus_dead_letter_total") as Counter;
   assertEquals(dl.get({ reason: "max_deliver" }), 1);
