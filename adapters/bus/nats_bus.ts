@@ -632,6 +632,8 @@ class NatsDelivery implements Delivery {
 
 class NatsSubscription implements Subscription, AsyncIterator<Delivery> {
   #stopped = false;
+  /** Resolves on stop(): a pull stuck across a server restart must not outlive stop(). */
+  readonly #stopping = Promise.withResolvers<"stopped">();
   #messages: ConsumerMessages | undefined;
   #iterator: AsyncIterator<JsMsg> | undefined;
   #starting: Promise<void> | undefined;
@@ -677,13 +679,20 @@ class NatsSubscription implements Subscription, AsyncIterator<Delivery> {
 
   async next(): Promise<IteratorResult<Delivery>> {
     if (this.#stopped) return DONE;
-    if (!this.#iterator) await this.#starting;
+    if (!this.#iterator) await Promise.race([this.#starting, this.#stopping.promise]);
     const iterator = this.#iterator;
     if (!iterator || this.#stopped) return DONE;
     this.#busy = true;
     try {
       while (true) {
-        const r = await iterator.next();
+        const pending = iterator.next();
+        const r = await Promise.race([pending, this.#stopping.promise]);
+        if (r === "stopped") {
+          // Stopped while the pull hung (e.g. an ordered consumer being recreated after a
+          // server restart): release whatever it yields later.
+          pending.then((late) => late.done || this.discard(late.value), () => {});
+          return DONE;
+        }
         if (r.done) return DONE;
         if (this.#stopped) {
           this.discard(r.value);
@@ -709,8 +718,9 @@ class NatsSubscription implements Subscription, AsyncIterator<Delivery> {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#stopping.resolve("stopped");
     this.bus.forget(this);
-    await this.#starting?.catch(() => {});
+    await within(this.#starting?.catch(() => {}) ?? Promise.resolve(), 2000);
     const messages = this.#messages;
     const iterator = this.#iterator;
     if (!messages || !iterator) return;

@@ -42,6 +42,18 @@ export interface StoreSinkOptions {
   readonly group?: string;
   /** Drops signals from a fenced-off former dedup active. */
   readonly fences?: FenceGate;
+  /**
+   * Uncommitted messages (held or queued for a commit) above which the sink stops pulling
+   * until commits catch up (default 4 × batchSize): a slow or unreachable database must not
+   * let deliveries pile up past their ack wait and be redelivered.
+   */
+  readonly maxUncommitted?: number;
+  /**
+   * While a commit waits or retries, extend the ack deadline of its messages this often
+   * (`working()`; default 1000 ms), so a database outage does not turn into redeliveries and
+   * `max_deliver` dead letters.
+   */
+  readonly keepAliveMs?: number;
   /** Called after each commit with the rows it wrote (the dual-write tee). */
   readonly onCommit?: (batch: SinkBatch) => Promise<void>;
   readonly registry?: MetricsRegistry;
@@ -87,6 +99,13 @@ export async function runStoreSink(
   let rows = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let chain: Promise<void> = Promise.resolve();
+  // Batches handed to the commit chain and not yet acked: kept alive while they wait.
+  const uncommitted = new Set<Delivery[]>();
+  let uncommittedCount = 0;
+  const maxUncommitted = options.maxUncommitted ?? options.batchSize * 4;
+  const keepAlive = setInterval(() => {
+    for (const deliveries of uncommitted) for (const d of deliveries) void d.working();
+  }, options.keepAliveMs ?? 1000);
 
   const commit = (): Promise<void> => {
     if (timer !== undefined) clearTimeout(timer);
@@ -97,6 +116,8 @@ export async function runStoreSink(
     batch = emptyBatch();
     held = [];
     rows = 0;
+    uncommitted.add(deliveries);
+    uncommittedCount += deliveries.length;
     chain = chain.then(async () => {
       for (let attempt = 1;; attempt++) {
         try {
@@ -125,6 +146,9 @@ export async function runStoreSink(
       await options.onCommit?.(current);
       for (const d of deliveries) await d.ack();
       metrics.processed.inc({ kind: "store" }, deliveries.length);
+    }).finally(() => {
+      uncommitted.delete(deliveries);
+      uncommittedCount -= deliveries.length;
     });
     return chain;
   };
@@ -133,6 +157,19 @@ export async function runStoreSink(
     if (isTickMarker(delivery.headers) || delivery.payload.length === 0) {
       await delivery.ack();
       return;
+    }
+    if (family === "signals" && options.fences) {
+      let verdict;
+      try {
+        verdict = await fenceVerdict(delivery);
+      } catch {
+        return; // draining: left unacked, redelivered to the next sink
+      }
+      if (verdict !== "accept") {
+        metrics.skipped.inc({ kind: "store", reason: verdict === "fence" ? "fence" : "fenced" });
+        await delivery.ack();
+        return;
+      }
     }
     try {
       switch (family) {
@@ -145,19 +182,9 @@ export async function runStoreSink(
         case "features":
           batch.features.push(decode(delivery.payload, KINDS.featuresMessage).features);
           break;
-        case "signals": {
-          const verdict = options.fences ? await options.fences.check(delivery) : "accept";
-          if (verdict !== "accept") {
-            metrics.skipped.inc({
-              kind: "store",
-              reason: verdict === "fence" ? "fence" : "fenced",
-            });
-            await delivery.ack();
-            return;
-          }
+        case "signals":
           batch.signals.push(decode(delivery.payload, KINDS.signal));
           break;
-        }
         case "contexts":
           batch.contexts.push(decode(delivery.payload, KINDS.context));
           break;
@@ -181,12 +208,36 @@ export async function runStoreSink(
     else if (timer === undefined) {
       timer = setTimeout(() => void commit().catch(() => {}), options.maxDelayMs);
     }
+    // Backpressure: stop pulling while commits lag (their messages are kept alive).
+    if (uncommittedCount >= maxUncommitted) await chain.catch(() => {});
+  };
+
+  /** The fence check reads the store: retry it through an outage instead of failing. */
+  const fenceVerdict = async (delivery: Delivery) => {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await options.fences!.check(delivery);
+      } catch (error) {
+        if (options.signal.aborted) throw error;
+        metrics.retries.inc({ kind: "store", stage: "fence" });
+        logger.warn("fence check failed; retrying", {
+          attempt,
+          error: (error as Error).message,
+        });
+        void delivery.working();
+        await abortableSleep(Math.min(100 * 2 ** (attempt - 1), 5000), options.signal);
+      }
+    }
   };
 
   await Promise.all(subscriptions.map(async (subscription, i) => {
     for await (const delivery of subscription) await accept(families[i], delivery);
   }));
-  await commit();
-  await chain;
-  options.signal.removeEventListener("abort", stopAll);
+  try {
+    await commit();
+    await chain;
+  } finally {
+    clearInterval(keepAlive);
+    options.signal.removeEventListener("abort", stopAll);
+  }
 }

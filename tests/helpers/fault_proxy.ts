@@ -29,6 +29,8 @@ export interface FaultProxy {
   resume(): void;
   /** Refuse new connections from now on (existing ones keep working until cut). */
   refuse(): void;
+  /** Accept new connections again after {@linkcode FaultProxy.refuse}. */
+  accept(): void;
   /** Stop listening and cut every connection. */
   close(): Promise<void>;
 }
@@ -132,6 +134,9 @@ export function startFaultProxy(
     },
     refuse() {
       refusing = true;
+    },
+    accept() {
+      refusing = false;
     },
     async close() {
       refusing = true;
