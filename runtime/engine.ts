@@ -41,7 +41,7 @@ import { calibrationStage, manipulationStage } from "./stages/signal_stages.ts";
 import { pollIntoBus } from "./stages/poller_stage.ts";
 import { contextStage } from "./stages/context_stage.ts";
 import { runStoreSink } from "./stages/store_sink.ts";
-import { signalStages } from "./worker_kinds.ts";
+import { signalStages } from "./kinds/signal_kinds.ts";
 import type { Components } from "./components.ts";
 import { relatedMarkets } from "./watchlist.ts";
 import type { CurveSet } from "../pipeline/calibration/curve.ts";

@@ -11,60 +11,18 @@
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { waitFor } from "../helpers/wait.ts";
-import {
-  type ManagedServer,
-  needs,
-  pgDatabase,
-  startNats,
-  startRedis,
-} from "../helpers/servers.ts";
-import { type AugurProcess, spawnAugur, writeConfigDir } from "../helpers/augur_process.ts";
+import { needs } from "../helpers/servers.ts";
+import type { AugurProcess } from "../helpers/augur_process.ts";
+import { type BusKind, simulatedSnapshots, withStack } from "../helpers/e2e_stack.ts";
 import { logRecords, PipelineFeed } from "../helpers/pipeline_feed.ts";
-import { SimulatorSource } from "../../adapters/markets/simulator.ts";
-import { createEventBus } from "../../adapters/bus/factory.ts";
 import { HEADER } from "../../adapters/bus/types.ts";
-import { createStore } from "../../adapters/storage/factory.ts";
-import { loadConfig } from "../../config/loader.ts";
-import { MetricsRegistry } from "../../adapters/observability/metrics.ts";
-import { createLogger } from "../../adapters/observability/logger.ts";
 import { encodeText, KINDS } from "../../pipeline/canonical_json.ts";
 import { FeaturePipeline } from "../../pipeline/features.ts";
-import type { SnapshotMessage } from "../../pipeline/models.ts";
 import { Subjects } from "../../runtime/subjects.ts";
 import { isTickMarker } from "../../runtime/stages/tick_marker.ts";
 
 const PARTITIONS = 8;
 const BATCH = 100;
-
-function busToml(kind: "nats" | "redis", natsUrl: string): string {
-  // A short JetStream duplicate window: a message published twice would show on the stream.
-  return `[backend]
-kind = "${kind}"
-partitions = ${PARTITIONS}
-drain_timeout_seconds = 20
-[nats]
-servers = ["${natsUrl}"]
-ack_wait_seconds = 5
-duplicate_window_seconds = 1
-[redis]
-url_env = "REDIS_URL"
-claim_idle_ms = 3000
-block_ms = 200
-[lock]
-ttl_seconds = 3
-renew_interval_seconds = 1
-wait_tick_seconds = 1
-margin_seconds = 1
-`;
-}
-
-async function snapshots(): Promise<SnapshotMessage[]> {
-  const source = new SimulatorSource({ seed: 9, markets: 12, ticks: 120, tickSeconds: 30 });
-  const out: SnapshotMessage[] = [];
-  for await (const tick of source) out.push(...tick.messages);
-  await source.close();
-  return out;
-}
 
 /** The SIGTERMed process drained: exit 0 after logging the drain. */
 async function assertDrained(p: AugurProcess, what: string): Promise<void> {
@@ -78,38 +36,20 @@ async function assertDrained(p: AugurProcess, what: string): Promise<void> {
   assert(records.some((r) => r.msg === "worker stopped" && r.exit_code === 0), `${what} stopped`);
 }
 
-async function scenario(kind: "nats" | "redis"): Promise<void> {
-  const server: ManagedServer = kind === "nats" ? await startNats() : await startRedis();
-  const db = await pgDatabase();
-  const env: Record<string, string> = { AUGUR_TIMESCALE_URL: db.url, REDIS_URL: server.url };
-  const configDir = await writeConfigDir({
-    "bus.toml": busToml(kind, server.url),
-    "storage.toml":
-      `[backend]\nkind = "timescaledb"\n[connection]\npool_size = 3\nmax_overflow = 0\n[sink]\nbatch_size = 200\nmax_delay_ms = 50\n`,
-    "engine.toml": `[runtime]\ncheckpoint_interval_seconds = 60\n`,
-  });
-  const processes: AugurProcess[] = [];
-  const start = (args: string[]) => {
-    const p = spawnAugur([...args, "--config", configDir, "--metrics-port", "0"], { env });
-    processes.push(p);
-    return p;
-  };
-  const quiet = createLogger({ sink: () => {} });
-  const registry = new MetricsRegistry();
-  const bus = await createEventBus({
-    backend: { kind, partitions: PARTITIONS },
-    nats: { servers: [server.url] },
-    redis: { url_env: "REDIS_URL" },
-  }, { env, registry, logger: quiet });
-  const config = await loadConfig({ dir: configDir, env });
-  const store = await createStore(config.storage, { env, registry, logger: quiet });
-  const ALL = { start: 0, end: Number.MAX_SAFE_INTEGER };
-  try {
-    await bus.connect();
+function scenario(kind: BusKind): Promise<void> {
+  return withStack({
+    bus: kind,
+    partitions: PARTITIONS,
+    // A short JetStream duplicate window: a message published twice would show on the stream.
+    duplicateWindowSeconds: 1,
+    storage: { batchSize: 200, maxDelayMs: 50, poolSize: 3 },
+    checkpointIntervalSeconds: 60,
+  }, async ({ bus, store, spawn: start }) => {
+    const ALL = { start: 0, end: Number.MAX_SAFE_INTEGER };
     await store.initialize();
     const subjects = new Subjects({ partitions: PARTITIONS });
     const feed = new PipelineFeed(bus, subjects);
-    const messages = await snapshots();
+    const messages = await simulatedSnapshots({ seed: 9, markets: 12, ticks: 120 });
     // Expected vectors, and how many exist once the first k batches are processed.
     const pipeline = new FeaturePipeline();
     const expected = new Set<string>();
@@ -221,18 +161,7 @@ async function scenario(kind: "nats" | "redis"): Promise<void> {
     console.log(
       `${kind}: ${messages.length} snapshots, feature replica and store SIGTERMed mid-stream (exit 0) → ${stored.length} vectors, each published and stored once`,
     );
-  } catch (error) {
-    for (const p of processes) console.error(`--- stderr (tail) ---\n${p.stderr().slice(-1500)}`);
-    throw error;
-  } finally {
-    for (const p of processes) p.kill("SIGKILL");
-    await Promise.all(processes.map((p) => p.exit()));
-    await bus.close().catch(() => {});
-    await store.close().catch(() => {});
-    await server.stop();
-    await db.drop();
-    await Deno.remove(configDir, { recursive: true });
-  }
+  });
 }
 
 const options = { sanitizeResources: false, sanitizeOps: false };

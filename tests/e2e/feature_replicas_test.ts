@@ -6,23 +6,15 @@
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { needs } from "../helpers/servers.ts";
 import {
-  type ManagedServer,
-  needs,
-  pgDatabase,
-  startNats,
-  startRedis,
-} from "../helpers/servers.ts";
-import { type AugurProcess, spawnAugur, writeConfigDir } from "../helpers/augur_process.ts";
-import { SimulatorSource } from "../../adapters/markets/simulator.ts";
-import { createEventBus } from "../../adapters/bus/factory.ts";
+  type BusKind,
+  expectedFeatures,
+  simulatedSnapshots,
+  withStack,
+} from "../helpers/e2e_stack.ts";
 import { HEADER, type OutgoingMessage } from "../../adapters/bus/types.ts";
-import { createStore } from "../../adapters/storage/factory.ts";
-import { loadConfig } from "../../config/loader.ts";
-import { MetricsRegistry } from "../../adapters/observability/metrics.ts";
-import { createLogger } from "../../adapters/observability/logger.ts";
 import { encode, encodeText, KINDS } from "../../pipeline/canonical_json.ts";
-import { FeaturePipeline } from "../../pipeline/features.ts";
 import type { SnapshotMessage } from "../../pipeline/models.ts";
 import { Subjects } from "../../runtime/subjects.ts";
 import { tickMarker } from "../../runtime/stages/tick_marker.ts";
@@ -31,76 +23,15 @@ const PARTITIONS = 8;
 const MARKETS = 200;
 const TICKS = 100; // per platform: 100 ticks × 100 markets × 2 platforms = 20,000 snapshots
 
-function busToml(kind: "nats" | "redis", natsUrl = "nats://127.0.0.1:4222"): string {
-  return `[backend]
-kind = "${kind}"
-partitions = ${PARTITIONS}
-drain_timeout_seconds = 20
-[nats]
-servers = ["${natsUrl}"]
-ack_wait_seconds = 5
-[redis]
-url_env = "REDIS_URL"
-claim_idle_ms = 3000
-block_ms = 200
-[lock]
-ttl_seconds = 3
-renew_interval_seconds = 1
-wait_tick_seconds = 1
-margin_seconds = 1
-`;
-}
-
-async function snapshots(): Promise<SnapshotMessage[]> {
-  const source = new SimulatorSource({ seed: 7, markets: MARKETS, ticks: TICKS, tickSeconds: 30 });
-  const out: SnapshotMessage[] = [];
-  for await (const tick of source) out.push(...tick.messages);
-  await source.close();
-  return out;
-}
-
-function expectedFeatures(messages: SnapshotMessage[]): Set<string> {
-  const pipeline = new FeaturePipeline();
-  const out = new Set<string>();
-  for (const m of messages) {
-    const fv = pipeline.update(m.snapshot, { bid_depth: m.bid_depth, ask_depth: m.ask_depth });
-    if (fv) out.add(encodeText(fv, KINDS.features));
-  }
-  return out;
-}
-
-async function scenario(kind: "nats" | "redis") {
-  const server: ManagedServer = kind === "nats" ? await startNats() : await startRedis();
-  const db = await pgDatabase();
-  const env: Record<string, string> = {
-    AUGUR_TIMESCALE_URL: db.url,
-    REDIS_URL: server.url,
-    AUGUR_LOG_LEVEL: "warn",
-  };
-  const configDir = await writeConfigDir({
-    "bus.toml": busToml(kind, server.url),
-    "storage.toml":
-      `[backend]\nkind = "timescaledb"\n[sink]\nbatch_size = 500\nmax_delay_ms = 50\n`,
-    "engine.toml": `[runtime]\ncheckpoint_interval_seconds = 1\n`,
-  });
-  const common = ["--config", configDir, "--metrics-port", "0"];
-  const processes: AugurProcess[] = [];
-  const start = (args: string[]) => {
-    const p = spawnAugur([...args, ...common], { env });
-    processes.push(p);
-    return p;
-  };
-  const registry = new MetricsRegistry();
-  const bus = await createEventBus({
-    backend: { kind, partitions: PARTITIONS },
-    nats: { servers: [server.url] },
-    redis: { url_env: "REDIS_URL" },
-  }, { env, registry, logger: createLogger({ sink: () => {} }) });
-  const config = await loadConfig({ dir: configDir, env });
-  const store = await createStore(config.storage, { env, registry });
-  try {
-    await bus.connect();
-    const messages = await snapshots();
+function scenario(kind: BusKind): Promise<void> {
+  return withStack({
+    bus: kind,
+    partitions: PARTITIONS,
+    storage: { batchSize: 500, maxDelayMs: 50 },
+    checkpointIntervalSeconds: 1,
+    env: { AUGUR_LOG_LEVEL: "warn" },
+  }, async ({ bus, store, spawn: start }) => {
+    const messages = await simulatedSnapshots({ seed: 7, markets: MARKETS, ticks: TICKS });
     assertEquals(messages.length, 20_000);
     const expected = expectedFeatures(messages);
     const subjects = new Subjects({ partitions: PARTITIONS });
@@ -160,15 +91,7 @@ async function scenario(kind: "nats" | "redis") {
     console.log(
       `${kind}: ${messages.length} snapshots → ${stored.length} feature vectors, identical to an uninterrupted run`,
     );
-  } finally {
-    for (const p of processes) p.kill("SIGKILL");
-    await Promise.all(processes.map((p) => p.exit()));
-    await bus.close().catch(() => {});
-    await store.close().catch(() => {});
-    await server.stop();
-    await db.drop();
-    await Deno.remove(configDir, { recursive: true });
-  }
+  });
 }
 
 Deno.test({

@@ -12,14 +12,9 @@
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { waitFor } from "../helpers/wait.ts";
-import {
-  type ManagedServer,
-  needs,
-  pgDatabase,
-  startNats,
-  startRedis,
-} from "../helpers/servers.ts";
-import { type AugurProcess, spawnAugur, writeConfigDir } from "../helpers/augur_process.ts";
+import { needs } from "../helpers/servers.ts";
+import type { AugurProcess } from "../helpers/augur_process.ts";
+import { type BusKind, withStack } from "../helpers/e2e_stack.ts";
 import {
   expectedDedupOutput,
   FEED_T0,
@@ -29,13 +24,8 @@ import {
   PipelineFeed,
   scrapeMetric,
 } from "../helpers/pipeline_feed.ts";
-import { createEventBus } from "../../adapters/bus/factory.ts";
 import { type Delivery, type EventBus, HEADER } from "../../adapters/bus/types.ts";
-import { createStore } from "../../adapters/storage/factory.ts";
 import type { Store } from "../../adapters/storage/types.ts";
-import { loadConfig } from "../../config/loader.ts";
-import { MetricsRegistry } from "../../adapters/observability/metrics.ts";
-import { createLogger } from "../../adapters/observability/logger.ts";
 import { encode, encodeText, KINDS } from "../../pipeline/canonical_json.ts";
 import { copySignal, type MarketSignal } from "../../pipeline/models.ts";
 import { Taxonomy } from "../../pipeline/taxonomy.ts";
@@ -47,28 +37,6 @@ const PARTITIONS = 8;
 const WINDOWS = 24;
 const TTL_S = 3;
 const WAIT_TICK_S = 1;
-
-type BusKind = "nats" | "redis";
-
-function busToml(kind: BusKind, natsUrl: string): string {
-  return `[backend]
-kind = "${kind}"
-partitions = ${PARTITIONS}
-drain_timeout_seconds = 20
-[nats]
-servers = ["${natsUrl}"]
-ack_wait_seconds = 5
-[redis]
-url_env = "REDIS_URL"
-claim_idle_ms = 3000
-block_ms = 200
-[lock]
-ttl_seconds = ${TTL_S}
-renew_interval_seconds = 1
-wait_tick_seconds = ${WAIT_TICK_S}
-margin_seconds = 1
-`;
-}
 
 /** Everything one scenario runs against. */
 interface Rig {
@@ -83,31 +51,15 @@ interface Rig {
   start(args: string[]): AugurProcess;
 }
 
-async function withRig(kind: BusKind, body: (rig: Rig) => Promise<void>): Promise<void> {
-  const server: ManagedServer = kind === "nats" ? await startNats() : await startRedis();
-  const db = await pgDatabase();
-  const env: Record<string, string> = { AUGUR_TIMESCALE_URL: db.url, REDIS_URL: server.url };
-  const configDir = await writeConfigDir({
-    "bus.toml": busToml(kind, server.url),
-    "storage.toml":
-      `[backend]\nkind = "timescaledb"\n[connection]\npool_size = 3\nmax_overflow = 0\n[sink]\nbatch_size = 100\nmax_delay_ms = 50\n`,
-    "engine.toml": `[runtime]\ncheckpoint_interval_seconds = 1\n`,
-  });
-  const processes: AugurProcess[] = [];
-  const registry = new MetricsRegistry();
-  const bus = await createEventBus({
-    backend: { kind, partitions: PARTITIONS },
-    nats: { servers: [server.url] },
-    redis: { url_env: "REDIS_URL" },
-  }, { env, registry, logger: createLogger({ sink: () => {} }) });
-  const config = await loadConfig({ dir: configDir, env });
-  const store = await createStore(config.storage, {
-    env,
-    registry,
-    logger: createLogger({ sink: () => {} }),
-  });
-  try {
-    await bus.connect();
+function withRig(kind: BusKind, body: (rig: Rig) => Promise<void>): Promise<void> {
+  return withStack({
+    bus: kind,
+    partitions: PARTITIONS,
+    ttlSeconds: TTL_S,
+    waitTickSeconds: WAIT_TICK_S,
+    storage: { batchSize: 100, maxDelayMs: 50, poolSize: 3 },
+    checkpointIntervalSeconds: 1,
+  }, async ({ bus, store, config, spawn }) => {
     await store.initialize();
     const subjects = new Subjects({ partitions: PARTITIONS });
     const watchlist = watchlistFor(config, undefined);
@@ -131,27 +83,9 @@ async function withRig(kind: BusKind, body: (rig: Rig) => Promise<void>): Promis
       platforms,
       signals,
       expected,
-      start: (args) => {
-        const p = spawnAugur([...args, "--config", configDir, "--metrics-port", "0"], { env });
-        processes.push(p);
-        return p;
-      },
+      start: spawn,
     });
-  } catch (error) {
-    for (const p of processes) {
-      console.error(`--- stderr of pid ${p.pid} (tail) ---\n${p.stderr().slice(-1500)}`);
-    }
-    throw error;
-  } finally {
-    for (const p of processes) p.kill("SIGCONT");
-    for (const p of processes) p.kill("SIGKILL");
-    await Promise.all(processes.map((p) => p.exit()));
-    await bus.close().catch(() => {});
-    await store.close().catch(() => {});
-    await server.stop();
-    await db.drop();
-    await Deno.remove(configDir, { recursive: true });
-  }
+  });
 }
 
 const ALL = { start: 0, end: Number.MAX_SAFE_INTEGER };
