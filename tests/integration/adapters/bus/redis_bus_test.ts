@@ -399,7 +399,10 @@ Deno.test({
       assertEquals(decode.worker, "context");
       assertEquals(decode.deliveryCount, 1);
       assertEquals(exhausted.deliveryCount, 3);
-      assertEquals(dlq.find((d) => d.headers[HEADER.id] === "dlq:context:sig:5")?.subject, "augur.ops.dlq");
+      assertEquals(
+        dlq.find((d) => d.headers[HEADER.id] === "dlq:context:sig:5")?.subject,
+        "augur.ops.dlq",
+      );
       assertEquals(
         dec.decode(dlq[0].payload) + dec.decode(dlq[1].payload),
         "{not json" +
