@@ -12,7 +12,8 @@
  */
 import type { Command } from "./command.ts";
 import { parseFlags } from "./flags.ts";
-import { nearest, UsageError } from "../config/errors.ts";
+import { AugurError, nearest, UsageError } from "../config/errors.ts";
+import { parseSourceSpec } from "../adapters/markets/source_factory.ts";
 import { type AugurConfig, loadConfig } from "../config/loader.ts";
 import { WORKER_KINDS, workerKind, type WorkerKindName } from "../runtime/catalog.ts";
 import { parseReplica, type ReplicaSpec } from "../runtime/replica.ts";
@@ -132,7 +133,30 @@ export function validateAgainstConfig(flags: RunFlags, config: AugurConfig): Rep
       }`,
     );
   }
+  if (flags.source !== undefined && (flags.kind === "engine" || flags.kind === "poller")) {
+    parseSourceSpec(flags.source); // a malformed --source is a usage error (exit 2)
+  }
   return parseReplica(flags.replica ?? "0/1", { partitions });
+}
+
+/**
+ * Fail before anything starts when `--source replay:FILE` names a file that cannot be read
+ * (missing, a directory, no permission): one line naming the file, exit 1.
+ */
+export async function checkReplaySource(source: string | undefined): Promise<void> {
+  if (source === undefined) return;
+  const spec = parseSourceSpec(source);
+  if (spec.kind !== "replay") return;
+  try {
+    if (!(await Deno.stat(spec.path)).isFile) throw new Error("not a regular file");
+    (await Deno.open(spec.path, { read: true })).close();
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : (error as Error).message;
+    const message = `--source ${source}: cannot read the replay file ${spec.path} (${reason})`;
+    throw new AugurError(message, { cause: error });
+  }
 }
 
 /** The default holder id: hostname-pid. */
@@ -149,6 +173,7 @@ async function runCommand(args: string[]): Promise<number> {
   const config = await loadConfig({ dir: flags.config });
   setLogLevel(config.observability.logs.level as "debug" | "info" | "warn" | "error");
   const replica = validateAgainstConfig(flags, config);
+  if (flags.kind === "engine" || flags.kind === "poller") await checkReplaySource(flags.source);
   if (flags.kind === "engine") return await runEngineCommand(flags, config);
   if (flags.kind === "dual-write") {
     // The sidecar has its own command (it writes the mirror, never the primary store).

@@ -221,6 +221,8 @@ async function ownPartition(
     worker: stage.kind,
   });
   stopped.signal.addEventListener("abort", () => void reader.stop(), { once: true });
+  // The drain may have started while the checkpoint loaded (its abort event is past).
+  if (options.signal.aborted) stopped.abort();
 
   const batchSize = options.publishBatch ?? 256;
   const maxDelayMs = options.maxDelayMs ?? 5;

@@ -111,6 +111,7 @@ export async function runSingleton(
   keeper.start();
   const onDrain = () => stop.abort("drained");
   options.signal.addEventListener("abort", onDrain, { once: true });
+  if (options.signal.aborted) onDrain(); // drained while acquiring: its abort event is past
   try {
     await active({ token: lease.token, signal: stop.signal, isValid: () => keeper.isValid() });
   } finally {

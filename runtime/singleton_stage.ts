@@ -130,6 +130,7 @@ export async function runSingletonStage(
     );
     const stopReaders = () => readers.forEach((r) => void r.stop());
     active.signal.addEventListener("abort", stopReaders, { once: true });
+    if (active.signal.aborted) stopReaders(); // stopped while the state loaded
     const timer = setInterval(() => {
       checkpoint().catch((error) => logger.warn("checkpoint failed", { error: error.message }));
     }, options.checkpointIntervalMs ?? 60_000);

@@ -82,11 +82,7 @@ export function divergenceStage(options: DivergenceStageOptions): SingletonStage
           const tick = decodeTickMessage(delivery.payload);
           for (const snapshot of tick.snapshots) {
             detector.observe(snapshot);
-            const recent = state.recent[snapshot.market_id] ??= [];
-            recent.push({ ...snapshot, raw_json: {} });
-            while (recent.length && recent[0].timestamp < snapshot.timestamp - windowUs) {
-              recent.shift();
-            }
+            (state.recent[snapshot.market_id] ??= []).push({ ...snapshot, raw_json: {} });
           }
           state.latest[tick.platform] = Math.max(state.latest[tick.platform] ?? -1, tick.t);
           const times = options.platforms.map((p) => state.latest[p] ?? -1);
@@ -101,8 +97,10 @@ export function divergenceStage(options: DivergenceStageOptions): SingletonStage
           const out: OutgoingMessage[] = [];
           if (state.advanced === null || upTo > state.advanced) {
             for (const raw of detector.advanceTo(upTo)) {
+              // Evidence as of detected_at only: one platform's ticks may run ahead of the
+              // other's, and the outcome must not depend on that interleaving.
               const legSnapshots = state.recent[raw.market_id] ?? [];
-              const latest = legSnapshots[legSnapshots.length - 1];
+              const latest = legSnapshots.findLast((s) => s.timestamp <= raw.detected_at);
               const flagged = attachManipulationFlags(raw, {
                 trades: [],
                 book_events: [],
@@ -120,6 +118,14 @@ export function divergenceStage(options: DivergenceStageOptions): SingletonStage
               });
             }
             state.advanced = upTo;
+            // Later grid points are > upTo: their evidence windows start after upTo − window.
+            // (Pruning by the newest snapshot instead would make the evidence depend on how far
+            // one platform ran ahead.)
+            for (const recent of Object.values(state.recent)) {
+              let drop = 0;
+              while (drop < recent.length && recent[drop].timestamp < upTo - windowUs) drop++;
+              if (drop) recent.splice(0, drop);
+            }
           }
           out.push(tickMarker(subjects.divergence(), {
             platform: "divergence",
