@@ -14,6 +14,7 @@
 import type { FeatureVector, MarketSignal, MarketSnapshot } from "../models.ts";
 import {
   buildSignal,
+  checkExclusionSeconds,
   checkOption,
   DEFAULT_RESOLUTION_EXCLUSION_SECONDS,
   inResolutionWindow,
@@ -90,11 +91,7 @@ export class BookImbalanceDetector
       ok: (v) => v >= 0,
       expected: "a number ≥ 0",
     });
-    checkOption(o.resolution_exclusion_seconds, {
-      name: `${t} resolution_exclusion_seconds`,
-      ok: (v) => v >= 0,
-      expected: "a number ≥ 0",
-    });
+    checkExclusionSeconds(t, o.resolution_exclusion_seconds);
     this.options = o;
   }
 

@@ -31,7 +31,14 @@
 
 import type { FeatureVector, MarketSignal, MarketSnapshot, RelationshipType } from "../models.ts";
 import { benjaminiHochberg } from "../calibration/bh.ts";
-import { buildSignal, checkOption, DetectorError, inResolutionWindow, MICROS } from "./detector.ts";
+import {
+  buildSignal,
+  checkExclusionSeconds,
+  checkOption,
+  DetectorError,
+  inResolutionWindow,
+  MICROS,
+} from "./detector.ts";
 import { divergenceTest, RHO_CLAMP, RollingSpearman } from "./spearman.ts";
 
 /** `[cross_market]` options (detectors.toml keys, DOMAIN defaults) plus code-only switches. */
@@ -245,11 +252,7 @@ export class CrossMarketDivergenceDetector {
       ok: (v) => v > 0 && v < 1,
       expected: "a number in (0, 1)",
     });
-    checkOption(o.resolution_exclusion_seconds, {
-      name: `${t} resolution_exclusion_seconds`,
-      ok: (v) => v >= 0,
-      expected: "a number ≥ 0",
-    });
+    checkExclusionSeconds(t, o.resolution_exclusion_seconds);
     checkOption(o.grid_seconds, {
       name: `${t} grid_seconds`,
       ok: (v) => Number.isInteger(v) && v > 0,

@@ -259,3 +259,37 @@ export function checkOption(value: number, rule: OptionRule): number {
   }
   return value;
 }
+
+/**
+ * Validate the `resolution_exclusion_seconds` key every detector table carries (≥ 0).
+ *
+ * @example
+ * ```ts
+ * import { checkExclusionSeconds } from "./detector.ts";
+ * checkExclusionSeconds("[volume_spike]", 21_600); // 21600
+ * ```
+ */
+export function checkExclusionSeconds(table: string, value: number): number {
+  return checkOption(value, {
+    name: `${table} resolution_exclusion_seconds`,
+    ok: (v) => v >= 0,
+    expected: "a number ≥ 0",
+  });
+}
+
+/**
+ * Validate a detector's `warmup` (an integer ≥ 1).
+ *
+ * @example
+ * ```ts
+ * import { checkWarmup } from "./detector.ts";
+ * checkWarmup("[volume_spike]", 30); // 30
+ * ```
+ */
+export function checkWarmup(table: string, value: number): number {
+  return checkOption(value, {
+    name: `${table} warmup`,
+    ok: (v) => Number.isInteger(v) && v >= 1,
+    expected: "an integer ≥ 1",
+  });
+}

@@ -18,7 +18,9 @@ import type { FeatureVector, MarketSignal, MarketSnapshot } from "../models.ts";
 import { Bocpd, type BocpdState } from "./bocpd.ts";
 import {
   buildSignal,
+  checkExclusionSeconds,
   checkOption,
+  checkWarmup,
   clamp01,
   DEFAULT_RESOLUTION_EXCLUSION_SECONDS,
   inResolutionWindow,
@@ -101,16 +103,8 @@ export class PriceVelocityDetector extends PerMarketDetector<Live, PriceVelocity
       ok: (v) => v >= 0,
       expected: "a number ≥ 0",
     });
-    checkOption(o.resolution_exclusion_seconds, {
-      name: `${t} resolution_exclusion_seconds`,
-      ok: (v) => v >= 0,
-      expected: "a number ≥ 0",
-    });
-    checkOption(o.warmup, {
-      name: `${t} warmup`,
-      ok: (v) => Number.isInteger(v) && v >= 1,
-      expected: "an integer ≥ 1",
-    });
+    checkExclusionSeconds(t, o.resolution_exclusion_seconds);
+    checkWarmup(t, o.warmup);
     new Bocpd(o); // validates hazard, priors and cap
     this.options = o;
   }

@@ -21,6 +21,7 @@ import { Cusum, type CusumState } from "./cusum.ts";
 import {
   buildSignal,
   checkOption,
+  checkWarmup,
   DEFAULT_RESOLUTION_EXCLUSION_SECONDS,
   inResolutionWindow,
   MICROS,
@@ -99,11 +100,7 @@ export class RegimeShiftDetector extends PerMarketDetector<Live, RegimeShiftStat
       expected: "a number in (0, 1)",
     });
     nonNeg("resolution_exclusion_seconds");
-    checkOption(o.warmup, {
-      name: `${t} warmup`,
-      ok: (v) => Number.isInteger(v) && v >= 1,
-      expected: "an integer ≥ 1",
-    });
+    checkWarmup(t, o.warmup);
     this.options = o;
   }
 

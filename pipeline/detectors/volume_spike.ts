@@ -20,7 +20,9 @@ import { benjaminiHochberg } from "../calibration/bh.ts";
 import { normalUpperTail } from "./spearman.ts";
 import {
   buildSignal,
+  checkExclusionSeconds,
   checkOption,
+  checkWarmup,
   clamp01,
   DEFAULT_RESOLUTION_EXCLUSION_SECONDS,
   inResolutionWindow,
@@ -93,16 +95,8 @@ export class VolumeSpikeDetector extends PerMarketDetector<VolumeSpikeState, Vol
       ok: (v) => v > 0 && v < 1,
       expected: "a number in (0, 1)",
     });
-    checkOption(o.resolution_exclusion_seconds, {
-      name: `${t} resolution_exclusion_seconds`,
-      ok: (v) => v >= 0,
-      expected: "a number ≥ 0",
-    });
-    checkOption(o.warmup, {
-      name: `${t} warmup`,
-      ok: (v) => Number.isInteger(v) && v >= 1,
-      expected: "an integer ≥ 1",
-    });
+    checkExclusionSeconds(t, o.resolution_exclusion_seconds);
+    checkWarmup(t, o.warmup);
     this.options = o;
   }
 
