@@ -46,6 +46,9 @@ import type { Components } from "./components.ts";
 import { relatedMarkets } from "./watchlist.ts";
 import type { CurveSet } from "../pipeline/calibration/curve.ts";
 
+/** Lease time-to-live inside the engine (no other replica exists to take over). */
+const ENGINE_LEASE_MS = 10 * 60_000;
+
 /** Options of {@linkcode runEngine}. */
 export interface EngineOptions {
   /** `live` (default), `simulator[:seed]` or `replay:FILE`. */
@@ -149,7 +152,13 @@ export async function runEngine(
   const pollers = new AbortController();
   const onAbort = () => pollers.abort();
   options.signal.addEventListener("abort", onAbort, { once: true });
-  const lease = lockTimings(config.bus as unknown as LockBusConfig);
+  // One process holds every lease and nothing could take one over: a long event-loop stall
+  // (a tick of 10,000 markets) must not let them lapse and restart stages mid-stream.
+  const lease = {
+    ...lockTimings(config.bus as unknown as LockBusConfig),
+    ttlMs: ENGINE_LEASE_MS,
+    renewIntervalMs: ENGINE_LEASE_MS / 4,
+  };
   const runnerOptions = {
     partitions: [...Array(partitions).keys()],
     replicaId: "engine",
@@ -166,6 +175,7 @@ export async function runEngine(
       subjects,
       features: config.engine.features,
       seed: (market, before, n) => store.latestSnapshots(market, n, { asOf: before - 1 }),
+      seedAll: (before, n) => store.latestSnapshotsOfAll(n, { asOf: before - 1 }),
     }),
     detectorStage({ subjects, detectors: config.detectors }),
     manipulationStage({ subjects, options: config.engine.manipulation }),

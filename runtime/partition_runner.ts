@@ -28,6 +28,7 @@ import { abortableSleep } from "./sleep.ts";
 import { createLogger, type Logger } from "../adapters/observability/logger.ts";
 import { defaultRegistry, type MetricsRegistry } from "../adapters/observability/metrics.ts";
 import { workerMetrics } from "./worker_metrics.ts";
+import { materializePayloads } from "./message_codec.ts";
 import type { Store } from "../adapters/storage/types.ts";
 
 /** A stored checkpoint of one partition. */
@@ -288,6 +289,7 @@ async function ownPartition(
         const started = performance.now();
         try {
           outputs = await processor.process(delivery);
+          materializePayloads(outputs, bus);
         } catch (error) {
           if (error instanceof PoisonError || attempt >= maxRetries) {
             options.logger.warn("input dead-lettered", {

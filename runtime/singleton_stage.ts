@@ -92,6 +92,7 @@ export async function runSingletonStage(
 
     let chain: Promise<void> = Promise.resolve();
     let failed: Error | undefined;
+    let stopReaders = () => {};
     const publish = (outputs: OutgoingMessage[]) => {
       if (outputs.length === 0) return;
       const stamped = outputs.map((o) => ({ ...o, headers: { ...o.headers, ...stamp } }));
@@ -100,8 +101,11 @@ export async function runSingletonStage(
         await bus.publishBatch(stamped);
       }).catch((error) => {
         failed ??= error;
+        stopReaders(); // readers idle on an empty stream would otherwise never look again
         throw error;
       });
+      // Handled: `failed` carries the error to the loop below, which rethrows it.
+      chain.catch(() => {});
     };
     const checkpoint = async () => {
       const snapshot: Saved = {
@@ -128,7 +132,7 @@ export async function runSingletonStage(
         worker: stage.kind,
       })
     );
-    const stopReaders = () => readers.forEach((r) => void r.stop());
+    stopReaders = () => readers.forEach((r) => void r.stop());
     active.signal.addEventListener("abort", stopReaders, { once: true });
     if (active.signal.aborted) stopReaders(); // stopped while the state loaded
     const timer = setInterval(() => {

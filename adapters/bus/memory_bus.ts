@@ -33,6 +33,7 @@ import { BusMetrics, type ConsumerMetrics } from "./bus_metrics.ts";
 import { sendDeadLetter } from "./dead_letter.ts";
 import { assertPublishSubject, compileSubjectMatcher, familyOf } from "./subjects.ts";
 import type {
+  DecodedPayload,
   Delivery,
   EventBus,
   Headers,
@@ -64,7 +65,8 @@ export interface MemoryBusOptions {
 interface Entry {
   readonly seq: number;
   readonly subject: string;
-  readonly payload: Uint8Array;
+  /** Kept whole: its payload may be encoded only when someone reads the bytes. */
+  readonly message: OutgoingMessage;
   readonly headers: Headers;
   readonly publishedAtMs: number;
 }
@@ -115,7 +117,7 @@ class FamilyLog {
     const entry: Entry = {
       seq: this.nextSeq++,
       subject: message.subject,
-      payload: message.payload,
+      message,
       headers: message.headers ?? EMPTY_HEADERS,
       publishedAtMs: Date.now(),
     };
@@ -374,7 +376,7 @@ export class MemoryBus implements EventBus {
   ): Promise<void> {
     await sendDeadLetter((m) => this.publish(m), {
       subject: source.subject,
-      payload: source.payload,
+      payload: source.message.payload,
       headers: source.headers,
       deliveryCount,
       position: String(source.seq),
@@ -606,7 +608,6 @@ class Reader {
 
 class GroupDelivery implements Delivery {
   readonly subject: string;
-  readonly payload: Uint8Array;
   readonly headers: Headers;
   readonly deliveryCount: number;
   readonly publishedAtMs: number;
@@ -614,10 +615,15 @@ class GroupDelivery implements Delivery {
   constructor(readonly group: Group, readonly pending: Pending) {
     const e = pending.entry;
     this.subject = e.subject;
-    this.payload = e.payload;
     this.headers = e.headers;
     this.deliveryCount = pending.count;
     this.publishedAtMs = e.publishedAtMs;
+  }
+  get payload(): Uint8Array {
+    return this.pending.entry.message.payload;
+  }
+  get decoded(): DecodedPayload | undefined {
+    return this.pending.entry.message.decoded;
   }
   get stream(): string {
     return this.group.log.stream;
@@ -657,7 +663,6 @@ class GroupDelivery implements Delivery {
 
 class ReaderDelivery implements Delivery {
   readonly subject: string;
-  readonly payload: Uint8Array;
   readonly headers: Headers;
   readonly position: string;
   readonly deliveryCount = 1;
@@ -665,10 +670,15 @@ class ReaderDelivery implements Delivery {
   get stream(): string {
     return this.reader.log.stream;
   }
+  get payload(): Uint8Array {
+    return this.entry.message.payload;
+  }
+  get decoded(): DecodedPayload | undefined {
+    return this.entry.message.decoded;
+  }
 
   constructor(readonly reader: Reader, readonly entry: Entry) {
     this.subject = entry.subject;
-    this.payload = entry.payload;
     this.headers = entry.headers;
     this.position = String(entry.seq);
     this.publishedAtMs = entry.publishedAtMs;

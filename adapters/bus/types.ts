@@ -54,11 +54,24 @@ export const HEADER = {
   traceparent: "traceparent",
 } as const;
 
+/**
+ * The decoded form of a payload, carried next to the bytes by the in-process (memory) bus so
+ * a consumer in the same process can skip parsing and validating them again. `value` must
+ * deep-equal what `codec` decodes from the payload; `codec` identifies the record layout
+ * (consumers compare it by identity before trusting `value`).
+ */
+export interface DecodedPayload {
+  readonly codec: object;
+  readonly value: unknown;
+}
+
 /** A message to publish. */
 export interface OutgoingMessage {
   readonly subject: string;
   readonly payload: Uint8Array;
   readonly headers?: Headers;
+  /** The payload's decoded form; only the memory bus hands it on (see {@linkcode DecodedPayload}). */
+  readonly decoded?: DecodedPayload;
 }
 
 /** The server's acknowledgement of a persisted publish. */
@@ -84,6 +97,8 @@ export interface Delivery {
   readonly deliveryCount: number;
   /** When the server stored the message (epoch ms), for consume-lag metrics. */
   readonly publishedAtMs: number;
+  /** The publisher's decoded form of the payload (memory bus only; never from a server). */
+  readonly decoded?: DecodedPayload;
   /** Done: never deliver again. */
   ack(): Promise<void>;
   /** Not done: deliver again after `delayMs` (backend default when omitted). */

@@ -146,6 +146,24 @@ export class MemoryStore implements Store {
   async latestSnapshot(marketId: string): Promise<MarketSnapshot | null> {
     return (await this.latestSnapshots(marketId, 1))[0] ?? null;
   }
+  latestSnapshotsOfAll(
+    n: number,
+    options: { asOf?: number } = {},
+  ): Promise<Map<string, MarketSnapshot[]>> {
+    const asOf = options.asOf ?? Infinity;
+    const byMarket = new Map<string, MarketSnapshot[]>();
+    if (!(n > 0)) return Promise.resolve(byMarket);
+    for (const s of this.#all(SNAPSHOT_CODEC)) {
+      if (s.timestamp > asOf) continue;
+      const list = byMarket.get(s.market_id);
+      if (list) list.push(s);
+      else byMarket.set(s.market_id, [s]);
+    }
+    for (const [market, list] of byMarket) {
+      byMarket.set(market, list.sort((a, b) => a.timestamp - b.timestamp).slice(-n));
+    }
+    return Promise.resolve(byMarket);
+  }
   tradesInRange(query: RangeQuery): Promise<TradeRecord[]> {
     const rows = [...this.#rows("trades").values()]
       .filter((r) => inRange(num(r[3]), query) && inMarkets(String(r[0]), query))

@@ -202,6 +202,30 @@ export abstract class SqlStore implements Store {
     return (await this.latestSnapshots(marketId, 1))[0] ?? null;
   }
 
+  async latestSnapshotsOfAll(
+    n: number,
+    options: { asOf?: number } = {},
+  ): Promise<Map<string, MarketSnapshot[]>> {
+    const out = new Map<string, MarketSnapshot[]>();
+    if (!(n > 0)) return out;
+    const asOf = options.asOf ?? Number.MAX_SAFE_INTEGER;
+    const rows = await this.query(
+      "snapshots",
+      "select",
+      `SELECT ${cols("snapshots")} FROM (SELECT ${
+        cols("snapshots")
+      }, row_number() OVER (PARTITION BY "market_id" ORDER BY "timestamp" DESC) AS "rank" FROM "snapshots" WHERE "timestamp" <= $1) AS "latest" WHERE "rank" <= $2 ORDER BY "market_id", "timestamp"`,
+      [asOf, Math.floor(n)],
+    );
+    for (const row of rows) {
+      const snapshot = SNAPSHOT_CODEC.decode(row);
+      const list = out.get(snapshot.market_id);
+      if (list) list.push(snapshot);
+      else out.set(snapshot.market_id, [snapshot]);
+    }
+    return out;
+  }
+
   #rangeSql(table: TableName, query: RangeQuery, order: string): [string, WireValue[]] {
     const time = `"${tableSpec(table).time}"`;
     const params: WireValue[] = [query.start, query.end];

@@ -145,6 +145,14 @@ export interface Store {
   oldestSnapshotIn(marketId: string, range: TimeRange): Promise<MarketSnapshot | null>;
   /** The latest snapshot of a market, or null. */
   latestSnapshot(marketId: string): Promise<MarketSnapshot | null>;
+  /**
+   * {@linkcode Store.latestSnapshots} of every market at once (one query): per market that has
+   * any, its latest `n` snapshots at or before `asOf`, ascending. Seeds many windows at start.
+   */
+  latestSnapshotsOfAll(
+    n: number,
+    options?: { asOf?: number },
+  ): Promise<Map<string, MarketSnapshot[]>>;
   /** Trades with timestamp in range, ascending by (timestamp, market_id, trade key). */
   tradesInRange(query: RangeQuery): Promise<TradeRecord[]>;
   /** Feature vectors with computed_at in range, ascending by (computed_at, market_id). */

@@ -17,7 +17,8 @@
  * @module
  */
 import { HEADER, type OutgoingMessage } from "../../adapters/bus/types.ts";
-import { decode, encode, KINDS } from "../../pipeline/canonical_json.ts";
+import { KINDS } from "../../pipeline/canonical_json.ts";
+import { codecMessage, decodeDelivery } from "../message_codec.ts";
 import {
   createDetectors,
   type DetectorsConfig,
@@ -76,7 +77,7 @@ export function detectorStage(options: DetectorStageOptions): PartitionStage {
           }
           let message;
           try {
-            message = decode(delivery.payload, KINDS.featuresMessage);
+            message = decodeDelivery(delivery, KINDS.featuresMessage);
           } catch (error) {
             throw new PoisonError((error as Error).message, { cause: error });
           }
@@ -102,9 +103,9 @@ export function detectorStage(options: DetectorStageOptions): PartitionStage {
           return signals.map((signal) => {
             const since = signal.detected_at - signal.window_seconds * 1_000_000;
             const detectorId = String(signal.raw_features.calibration_provenance).split("@")[0];
-            return {
+            return codecMessage(KINDS.candidateMessage, {
               subject: subjects.candidates(partition, detectorId),
-              payload: encode({
+              value: {
                 signal,
                 closes_at: message.snapshot.closes_at,
                 evidence: {
@@ -112,9 +113,9 @@ export function detectorStage(options: DetectorStageOptions): PartitionStage {
                   book_events: message.book_events,
                   snapshots: m.recent.filter((s) => s.timestamp >= since),
                 },
-              }, KINDS.candidateMessage),
+              },
               headers: { [HEADER.id]: `candidate:${signal.signal_id}`, [HEADER.key]: market },
-            };
+            });
           });
         },
         checkpoint: () => {

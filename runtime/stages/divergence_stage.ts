@@ -30,7 +30,7 @@ import { calibrateSignal, type CurveSet } from "../../pipeline/calibration/curve
 import type { MarketSnapshot } from "../../pipeline/models.ts";
 import type { SingletonProcessor, SingletonStage } from "../singleton_stage.ts";
 import type { Subjects } from "../subjects.ts";
-import { decodeTickMessage, FINAL_TICK } from "./poller_stage.ts";
+import { decodeTickDelivery, FINAL_TICK } from "./poller_stage.ts";
 import { tickMarker } from "./tick_marker.ts";
 
 const MICROS = 1_000_000;
@@ -79,7 +79,7 @@ export function divergenceStage(options: DivergenceStageOptions): SingletonStage
       if (saved) detector.loadState(state.detector);
       return Promise.resolve({
         process: (_input, delivery) => {
-          const tick = decodeTickMessage(delivery.payload);
+          const tick = decodeTickDelivery(delivery);
           for (const snapshot of tick.snapshots) {
             detector.observe(snapshot);
             (state.recent[snapshot.market_id] ??= []).push({ ...snapshot, raw_json: {} });

@@ -17,7 +17,8 @@
  * @module
  */
 import { HEADER, type OutgoingMessage } from "../../adapters/bus/types.ts";
-import { decode, encode, KINDS } from "../../pipeline/canonical_json.ts";
+import { KINDS } from "../../pipeline/canonical_json.ts";
+import { codecMessage, decodeDelivery } from "../message_codec.ts";
 import { type FeatureOptions, FeaturePipeline } from "../../pipeline/features.ts";
 import type { MarketSnapshot } from "../../pipeline/models.ts";
 import { type PartitionStage, PoisonError } from "../partition_runner.ts";
@@ -30,6 +31,14 @@ export interface FeatureStageOptions {
   readonly features?: Partial<FeatureOptions>;
   /** Latest `n` stored snapshots of a market strictly before `before` (µs), ascending. */
   readonly seed?: (marketId: string, before: number, n: number) => Promise<MarketSnapshot[]>;
+  /**
+   * Every market's latest `n` stored snapshots strictly before `before` (µs), in one call.
+   * When given, the first new market triggers it once and every market first seen at that
+   * same time is seeded from its answer (a tick's snapshots share their time T), so a start
+   * with thousands of markets costs one query instead of one per market. `seed` still serves
+   * markets first seen later.
+   */
+  readonly seedAll?: (before: number, n: number) => Promise<Map<string, MarketSnapshot[]>>;
   /** Called for every input skipped as a duplicate (metrics). */
   readonly onDuplicate?: () => void;
 }
@@ -54,6 +63,19 @@ export function featureStage(options: FeatureStageOptions): PartitionStage {
         }
       }
       const seeded = new Set<string>();
+      const size = options.features?.buffer_size ?? 500;
+      let bulk: { at: number; seeds: Map<string, MarketSnapshot[]> } | undefined;
+      const seedOf = async (market: string, before: number): Promise<MarketSnapshot[]> => {
+        if (options.seedAll && bulk === undefined) {
+          bulk = { at: before, seeds: await options.seedAll(before, size) };
+        }
+        if (bulk !== undefined && bulk.at === before) {
+          const seeds = bulk.seeds.get(market) ?? [];
+          bulk.seeds.delete(market); // each market is seeded once: free its rows
+          return seeds;
+        }
+        return options.seed ? await options.seed(market, before, size) : [];
+      };
       return Promise.resolve({
         process: async (delivery): Promise<OutgoingMessage[]> => {
           if (isTickMarker(delivery.headers)) {
@@ -62,7 +84,7 @@ export function featureStage(options: FeatureStageOptions): PartitionStage {
           }
           let message;
           try {
-            message = decode(delivery.payload, KINDS.snapshotMessage);
+            message = decodeDelivery(delivery, KINDS.snapshotMessage);
           } catch (error) {
             throw new PoisonError((error as Error).message, { cause: error });
           }
@@ -73,11 +95,12 @@ export function featureStage(options: FeatureStageOptions): PartitionStage {
             options.onDuplicate?.();
             return [];
           }
-          if (!restored && last === null && options.seed && !seeded.has(market)) {
-            seeded.add(market);
-            const size = options.features?.buffer_size ?? 500;
-            for (const old of await options.seed(market, snapshot.timestamp, size)) {
-              pipeline.update(old, null);
+          if (!restored && last === null && (options.seed || options.seedAll)) {
+            if (!seeded.has(market)) {
+              seeded.add(market);
+              for (const old of await seedOf(market, snapshot.timestamp)) {
+                pipeline.update(old, null);
+              }
             }
           }
           const features = pipeline.update(snapshot, {
@@ -85,20 +108,20 @@ export function featureStage(options: FeatureStageOptions): PartitionStage {
             ask_depth: message.ask_depth,
           });
           if (!features) return [];
-          return [{
+          return [codecMessage(KINDS.featuresMessage, {
             subject: subjects.features(partition, market),
-            payload: encode({
+            value: {
               now: message.now,
               features,
               snapshot,
               trades: message.trades,
               book_events: message.book_events,
-            }, KINDS.featuresMessage),
+            },
             headers: {
               [HEADER.id]: `features:${market}:${features.computed_at}`,
               [HEADER.key]: market,
             },
-          }];
+          })];
         },
         checkpoint: () => {
           const markets: Record<string, unknown> = {};

@@ -17,10 +17,11 @@
  * ```
  * @module
  */
-import { HEADER, type OutgoingMessage } from "../../adapters/bus/types.ts";
+import { type Delivery, HEADER, type OutgoingMessage } from "../../adapters/bus/types.ts";
 import type { EventBus } from "../../adapters/bus/types.ts";
 import type { MarketSource, Tick } from "../../adapters/markets/source.ts";
-import { decode, encode, encodeText, KINDS } from "../../pipeline/canonical_json.ts";
+import { decode, encodeText, KINDS } from "../../pipeline/canonical_json.ts";
+import { codecMessage } from "../message_codec.ts";
 import type { MarketSnapshot, Platform, SnapshotMessage } from "../../pipeline/models.ts";
 import type { Subjects } from "../subjects.ts";
 import { PoisonError } from "../partition_runner.ts";
@@ -45,6 +46,16 @@ export function encodeTickMessage(tick: TickMessage): Uint8Array {
       JSON.stringify(tick.platform)
     },"t":${tick.t},"announced":${tick.announced},"snapshots":[${snapshots}]}`,
   );
+}
+
+/** Identifies a carried {@linkcode TickMessage} value (see `DecodedPayload`). */
+const TICK_CODEC: object = Object.freeze({ name: "tick message" });
+
+/** A delivery's tick message: the value the in-process publisher carried, else the decoded payload. */
+export function decodeTickDelivery(delivery: Pick<Delivery, "payload" | "decoded">): TickMessage {
+  const decoded = delivery.decoded;
+  if (decoded !== undefined && decoded.codec === TICK_CODEC) return decoded.value as TickMessage;
+  return decodeTickMessage(delivery.payload);
 }
 
 /** Decode a tick message; malformed input is poison. */
@@ -72,11 +83,11 @@ export function decodeTickMessage(payload: Uint8Array): TickMessage {
 /** The bus messages of one snapshot. */
 export function snapshotMessage(subjects: Subjects, message: SnapshotMessage): OutgoingMessage {
   const { market_id: market, platform, timestamp } = message.snapshot;
-  return {
+  return codecMessage(KINDS.snapshotMessage, {
     subject: subjects.snapshots(subjects.partitionOf(market), platform, market),
-    payload: encode(message, KINDS.snapshotMessage),
+    value: message,
     headers: { [HEADER.id]: `snapshot:${market}:${timestamp}`, [HEADER.key]: market },
-  };
+  });
 }
 
 /** Every message of one tick, in publish order (snapshots, markers, tick announcement). */
@@ -92,15 +103,17 @@ export function tickMessages(
       tickMarker(subjects.marker("snapshots", p), { platform: tick.platform, t: tick.T }),
     );
   }
+  const announcement: TickMessage = {
+    platform: tick.platform,
+    t: tick.T,
+    announced: tick.messages.length,
+    snapshots: tick.messages.map((m) => m.snapshot).filter((s) => related.has(s.market_id)),
+  };
   markers.push({
     subject: subjects.ticks(tick.platform),
-    payload: encodeTickMessage({
-      platform: tick.platform,
-      t: tick.T,
-      announced: tick.messages.length,
-      snapshots: tick.messages.map((m) => m.snapshot).filter((s) => related.has(s.market_id)),
-    }),
+    payload: encodeTickMessage(announcement),
     headers: { [HEADER.id]: `ticks:${tick.platform}:${tick.T}` },
+    decoded: { codec: TICK_CODEC, value: announcement },
   });
   return { snapshots, markers };
 }

@@ -14,10 +14,11 @@
  */
 import type { Delivery, EventBus, Subscription } from "../../adapters/bus/types.ts";
 import type { Store, TickRecord, TradeRecord } from "../../adapters/storage/types.ts";
-import { decodeTickMessage } from "./poller_stage.ts";
+import { decodeTickDelivery } from "./poller_stage.ts";
 import { createLogger, type Logger } from "../../adapters/observability/logger.ts";
 import { defaultRegistry, type MetricsRegistry } from "../../adapters/observability/metrics.ts";
-import { decode, KINDS } from "../../pipeline/canonical_json.ts";
+import { KINDS } from "../../pipeline/canonical_json.ts";
+import { decodeDelivery } from "../message_codec.ts";
 import type {
   FeatureVector,
   MarketSignal,
@@ -154,7 +155,7 @@ export async function runStoreSink(
   };
 
   const accept = async (family: Family, delivery: Delivery): Promise<void> => {
-    if (isTickMarker(delivery.headers) || delivery.payload.length === 0) {
+    if (isTickMarker(delivery.headers) || (!delivery.decoded && delivery.payload.length === 0)) {
       await delivery.ack();
       return;
     }
@@ -174,22 +175,22 @@ export async function runStoreSink(
     try {
       switch (family) {
         case "snapshots": {
-          const message = decode(delivery.payload, KINDS.snapshotMessage);
+          const message = decodeDelivery(delivery, KINDS.snapshotMessage);
           batch.snapshots.push(message.snapshot);
           for (const trade of message.trades) batch.trades.push({ ...trade, trade_id: null });
           break;
         }
         case "features":
-          batch.features.push(decode(delivery.payload, KINDS.featuresMessage).features);
+          batch.features.push(decodeDelivery(delivery, KINDS.featuresMessage).features);
           break;
         case "signals":
-          batch.signals.push(decode(delivery.payload, KINDS.signal));
+          batch.signals.push(decodeDelivery(delivery, KINDS.signal));
           break;
         case "contexts":
-          batch.contexts.push(decode(delivery.payload, KINDS.context));
+          batch.contexts.push(decodeDelivery(delivery, KINDS.context));
           break;
         case "ticks": {
-          const tick = decodeTickMessage(delivery.payload);
+          const tick = decodeTickDelivery(delivery);
           batch.ticks.push({ platform: tick.platform, t: tick.t, announced: tick.announced });
           break;
         }

@@ -236,6 +236,21 @@ export async function runStoreContract(
       );
     });
 
+    await t.step("latest N of every market at once equals the per-market reads", async () => {
+      await store.upsertSnapshots([snapshot("bulk-a", T0 + S), snapshot("bulk-b", T0 + 2 * S)]);
+      const asOf = T0 + 5 * S;
+      const all = await store.latestSnapshotsOfAll(3, { asOf });
+      for (const market of ["latest", "bulk-a", "bulk-b"]) {
+        assertEquals(all.get(market), await store.latestSnapshots(market, 3, { asOf }));
+      }
+      for (const [market, rows] of all) {
+        assert(rows.length > 0 && rows.length <= 3, `${market}: 1..3 rows`);
+        assert(rows.every((r) => r.market_id === market && r.timestamp <= asOf), market);
+      }
+      assertEquals((await store.latestSnapshotsOfAll(3, { asOf: T0 - 1 })).size, 0);
+      assertEquals((await store.latestSnapshotsOfAll(0)).size, 0);
+    });
+
     await t.step("upsert updates on the natural key; in-batch duplicates: last wins", async () => {
       const a = snapshot("upd", T0);
       await store.upsertSnapshots([a, { ...a, last_price: 0.9 }]);
