@@ -25,13 +25,13 @@ export interface Watchlist {
   readonly relationships: readonly TaxonomyEdge[];
 }
 
-/** Number of simulated markets used by `--source simulator`. */
-export const SIMULATOR_MARKETS = 12;
-
-/** The watchlist for a source spec (`live`, `simulator[:seed]`, `replay:FILE`). */
+/**
+ * The watchlist for a source spec (`live`, `simulator[:seed]` — `[polling.simulator] markets`
+ * simulated markets —, `replay:FILE`).
+ */
 export function watchlistFor(config: AugurConfig, source: string | undefined): Watchlist {
   if (parseSourceSpec(source ?? "live").kind === "simulator") {
-    const sim = simulatorWatchlist({ markets: SIMULATOR_MARKETS });
+    const sim = simulatorWatchlist({ markets: config.polling.simulator.markets });
     return {
       markets: sim.markets,
       relationships: sim.relationships.map((r) => ({

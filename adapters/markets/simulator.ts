@@ -106,6 +106,28 @@ export interface SimulatorOptions {
   events?: readonly SimEvent[];
   /** "fast" (default) or "realtime" (sleeps tickSeconds on the clock between ticks). */
   pace?: "fast" | "realtime";
+  /**
+   * Wall-clock milliseconds from one tick to the next, on a fixed schedule counted from the
+   * first tick (tick k is due at first + k × intervalMs on the clock); overrides `pace`. A
+   * consumer that falls behind gets the overdue ticks at once, so the offered rate
+   * (markets ÷ intervalMs) holds on average for as long as it keeps up. Data time still
+   * advances `tickSeconds` per tick.
+   */
+  intervalMs?: number;
+  /**
+   * Render (and yield) only these platforms' markets (default both). Every market still
+   * steps, so a follower copies its leader exactly and a platform's messages are the same
+   * bytes as in a run of both: a poller serving one platform skips the other half's work.
+   */
+  platforms?: readonly Platform[];
+  /**
+   * Besides `events`, a seeded event every this many seconds of simulation (first at this
+   * offset) on a seeded market: alternately a book imbalance (ratio 6 for 20 min) and a
+   * volume burst (×50 for 30 min) — the two shapes whose detectors fire on any market style
+   * (module doc) — so a long or large run carries a steady flow of signals (load tests).
+   * 0 or absent: none.
+   */
+  eventEverySeconds?: number;
   clock?: Clock;
   /**
    * Called with each market's rendered raw bodies before they are normalized (tests record
@@ -412,6 +434,12 @@ export class SimulatorSource implements MarketSource {
   readonly #events: readonly SimEvent[];
   readonly #eventsOf = new Map<string, SimEvent[]>();
   readonly #pace: "fast" | "realtime";
+  readonly #intervalMs: number | null;
+  readonly #platforms: readonly Platform[];
+  readonly #eventEvery: number;
+  readonly #eventRng: Prng;
+  #nextEventS: number;
+  #eventCount = 0;
   readonly #clock: Clock;
   readonly #markets: SimMarket[];
   readonly #wallets: string[];
@@ -429,6 +457,17 @@ export class SimulatorSource implements MarketSource {
     this.#ticks = options.ticks ?? null;
     this.#events = options.events ?? defaultScenario();
     this.#pace = options.pace ?? "fast";
+    this.#intervalMs = options.intervalMs ?? null;
+    if (this.#intervalMs !== null && !(this.#intervalMs >= 0)) {
+      throw new RangeError(`intervalMs: expected >= 0, received ${this.#intervalMs}`);
+    }
+    this.#platforms = options.platforms ?? ["polymarket", "kalshi"];
+    this.#eventEvery = options.eventEverySeconds ?? 0;
+    if (!(this.#eventEvery >= 0)) {
+      throw new RangeError(`eventEverySeconds: expected >= 0, received ${this.#eventEvery}`);
+    }
+    this.#eventRng = new Prng(this.seed, 2_000_003);
+    this.#nextEventS = this.#eventEvery;
     this.#clock = options.clock ?? systemClock;
     this.#onRawPoll = options.onRawPoll;
     const walletRng = new Prng(this.seed, 1_000_003);
@@ -500,16 +539,42 @@ export class SimulatorSource implements MarketSource {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Tick> {
-    const platforms: Platform[] = ["polymarket", "kalshi"];
+    const platforms = (["polymarket", "kalshi"] as const).filter((p) =>
+      this.#platforms.includes(p)
+    );
+    let first = 0;
     for (let k = 0; this.#ticks === null || k < this.#ticks; k++) {
       if (this.#closed) return;
-      if (k > 0 && this.#pace === "realtime") await this.#clock.sleep(this.tickSeconds * 1000);
+      if (this.#intervalMs !== null) {
+        if (k === 0) first = this.#clock.now();
+        const due = first + k * this.#intervalMs - this.#clock.now();
+        if (due > 0) await this.#clock.sleep(due);
+        if (this.#closed) return;
+      } else if (k > 0 && this.#pace === "realtime") {
+        await this.#clock.sleep(this.tickSeconds * 1000);
+      }
       const T = this.start + k * this.tickSeconds * US;
       const messages = this.#step(k, T);
       for (const platform of platforms) {
         const own = messages.filter((m) => m.snapshot.platform === platform);
         if (own.length) yield { platform, T, messages: own };
       }
+    }
+  }
+
+  /** Schedule the seeded events that start by `tS` (see `eventEverySeconds`). */
+  #seedEvents(tS: number): void {
+    if (this.#eventEvery <= 0) return;
+    while (this.#nextEventS <= tS) {
+      const market = simMarketId(Math.floor(this.#eventRng.next() * this.#markets.length));
+      const at_s = this.#nextEventS;
+      const event: SimEvent = this.#eventCount++ % 2 === 0
+        ? { kind: "book_imbalance", market, at_s, duration_s: 1200, ratio: 6 }
+        : { kind: "volume_spike", market, at_s, duration_s: 1800, multiplier: 50 };
+      const list = this.#eventsOf.get(market) ?? [];
+      list.push(event);
+      this.#eventsOf.set(market, list);
+      this.#nextEventS += this.#eventEvery;
     }
   }
 
@@ -528,6 +593,7 @@ export class SimulatorSource implements MarketSource {
     const dt = this.tickSeconds;
     const tS = k * dt;
     const prevS = tS - dt;
+    this.#seedEvents(tS);
     // Leaders come before their followers (index order), so a follower copies this tick's print.
     for (const m of this.#markets) {
       const regime = this.#active("volatility_regime", m.id, tS).reduce((f, e) => f * e.factor, 1);
@@ -558,7 +624,12 @@ export class SimulatorSource implements MarketSource {
       }
       m.wasVolatile = volatile;
     }
-    return this.#markets.map((m) => this.#render(m, T, tS));
+    const out: SnapshotMessage[] = [];
+    for (const m of this.#markets) {
+      const message = this.#render(m, T, tS, this.#platforms.includes(m.platform));
+      if (message) out.push(message);
+    }
+    return out;
   }
 
   /**
@@ -601,7 +672,12 @@ export class SimulatorSource implements MarketSource {
     if (m.ask > 99) [m.bid, m.ask] = [Math.min(98, m.bid), 99];
   }
 
-  #render(m: SimMarket, T: number, tS: number): SnapshotMessage {
+  /**
+   * Draw the market's tick (volume, book, trades) and, when `emit`, render and normalize its
+   * platform bodies. Every market draws every tick, so its PRNG stream — and a follower that
+   * copies it — does not depend on which platforms are rendered.
+   */
+  #render(m: SimMarket, T: number, tS: number, emit: boolean): SnapshotMessage | null {
     const rng = m.rng;
     const p = price(m.print);
     const bid = price(m.bid);
@@ -648,6 +724,7 @@ export class SimulatorSource implements MarketSource {
     const last = trades[trades.length - 1];
     last.buy = m.buy;
     last.price = p;
+    if (!emit) return null;
     const raw = m.platform === "polymarket"
       ? this.#polymarketBodies(m, p, bid, ask, vol24, bids, asks, trades)
       : this.#kalshiBodies(m, p, bid, ask, vol24, bids, asks, trades);

@@ -88,6 +88,13 @@ export interface PollingSettings {
     demote_after_consecutive_failures?: number;
     remove_after_consecutive_failures?: number;
   };
+  /** `[polling.simulator]`: the shape of `--source simulator`. */
+  simulator?: {
+    markets?: number;
+    tick_seconds?: number;
+    interval_ms?: number;
+    event_every_seconds?: number;
+  };
 }
 
 /** Scheduler settings for a platform from polling.toml. */
@@ -111,6 +118,29 @@ export function schedulerConfigOf(
     safetyPct: caps.budget_safety_pct ?? 0.7,
     demoteAfterFailures: polling.backoff?.demote_after_consecutive_failures ?? 10,
     removeAfterFailures: polling.backoff?.remove_after_consecutive_failures ?? 50,
+  };
+}
+
+/**
+ * Simulator options from `[polling.simulator]` (0 = off for `interval_ms` and
+ * `event_every_seconds`).
+ *
+ * @example
+ * ```ts
+ * import { simulatorOptionsOf } from "./source_factory.ts";
+ * simulatorOptionsOf({ simulator: { markets: 500, interval_ms: 250 } });
+ * // { markets: 500, tickSeconds: undefined, intervalMs: 250, eventEverySeconds: undefined }
+ * ```
+ */
+export function simulatorOptionsOf(
+  polling: PollingSettings = {},
+): Pick<SimulatorOptions, "markets" | "tickSeconds" | "intervalMs" | "eventEverySeconds"> {
+  const sim = polling.simulator ?? {};
+  return {
+    markets: sim.markets,
+    tickSeconds: sim.tick_seconds,
+    intervalMs: sim.interval_ms || undefined,
+    eventEverySeconds: sim.event_every_seconds || undefined,
   };
 }
 
@@ -169,8 +199,9 @@ export function createPlatformClient(options: MarketSourceOptions): PlatformClie
 }
 
 /**
- * A source for `spec`. A simulator source yields ticks of BOTH platforms (filter by
- * `tick.platform` if a process serves one); a replay yields the recorded platform.
+ * A source for `spec`. A simulator source is shaped by `[polling.simulator]` (overridden by
+ * `options.simulator`) and renders only `options.platform` unless `options.simulator.platforms`
+ * says otherwise; a replay yields the recorded platform.
  */
 export function createMarketSource(
   spec: string | SourceSpec,
@@ -179,7 +210,13 @@ export function createMarketSource(
   const parsed = typeof spec === "string" ? parseSourceSpec(spec) : spec;
   switch (parsed.kind) {
     case "simulator":
-      return new SimulatorSource({ ...options.simulator, seed: parsed.seed, clock: options.clock });
+      return new SimulatorSource({
+        ...simulatorOptionsOf(options.polling),
+        platforms: [options.platform],
+        ...options.simulator,
+        seed: parsed.seed,
+        clock: options.clock,
+      });
     case "replay":
       return new ReplaySource(parsed.path, {
         pace: parsed.pace,

@@ -10,7 +10,7 @@
  * @module
  */
 import { z } from "zod";
-import { type ConfigIssue, posInt, posNum, table, unit } from "./common.ts";
+import { type ConfigIssue, natInt, posInt, posNum, table, unit } from "./common.ts";
 
 /** `polling.toml`. */
 export const PollingFileSchema = z.strictObject({
@@ -48,6 +48,13 @@ export const PollingFileSchema = z.strictObject({
       max_retries: posInt(5),
       demote_after_consecutive_failures: posInt(10),
       remove_after_consecutive_failures: posInt(50),
+    }),
+    /** augur extension: the shape of `--source simulator` (demos, load tests). */
+    simulator: table({
+      markets: posInt(12),
+      tick_seconds: posInt(300),
+      interval_ms: natInt(0),
+      event_every_seconds: natInt(0),
     }),
   }),
 });

@@ -145,7 +145,9 @@ export async function runStoreSink(
         }
       }
       await options.onCommit?.(current);
-      for (const d of deliveries) await d.ack();
+      // Acked together: a durable Redis waits for its disk per ack call; the bus batches
+      // concurrent acks into one round trip.
+      await Promise.all(deliveries.map((d) => d.ack()));
       metrics.processed.inc({ kind: "store" }, deliveries.length);
     }).finally(() => {
       uncommitted.delete(deliveries);

@@ -69,6 +69,14 @@ export interface BusTomlOptions {
   readonly waitTickSeconds?: number;
   /** `[nats] duplicate_window_seconds` (omitted when not given). */
   readonly duplicateWindowSeconds?: number;
+  /** `[nats] ack_wait_seconds` (default 5). */
+  readonly ackWaitSeconds?: number;
+  /** `[redis] claim_idle_ms` (default 3000). */
+  readonly claimIdleMs?: number;
+  /** `[lock] renew_interval_seconds` (default 1). */
+  readonly renewIntervalSeconds?: number;
+  /** `[lock] margin_seconds` (default 1). */
+  readonly marginSeconds?: number;
 }
 
 /**
@@ -91,16 +99,16 @@ partitions = ${options.partitions}
 drain_timeout_seconds = 20
 [nats]
 servers = ["${natsUrl}"]
-ack_wait_seconds = 5
+ack_wait_seconds = ${options.ackWaitSeconds ?? 5}
 ${duplicateWindow}[redis]
 url_env = "REDIS_URL"
-claim_idle_ms = 3000
+claim_idle_ms = ${options.claimIdleMs ?? 3000}
 block_ms = 200
 [lock]
 ttl_seconds = ${options.ttlSeconds ?? 3}
-renew_interval_seconds = 1
+renew_interval_seconds = ${options.renewIntervalSeconds ?? 1}
 wait_tick_seconds = ${options.waitTickSeconds ?? 1}
-margin_seconds = 1
+margin_seconds = ${options.marginSeconds ?? 1}
 `;
 }
 
@@ -175,6 +183,8 @@ export interface StackOptions extends Omit<BusTomlOptions, "partitions"> {
   readonly checkpointIntervalSeconds: number;
   /** Extra environment for the spawned processes and the test's clients. */
   readonly env?: Record<string, string>;
+  /** More config files (name → TOML text), written after — and replacing — the stack's own. */
+  readonly files?: Record<string, string>;
 }
 
 /**
@@ -260,6 +270,7 @@ export async function startStack(options: StackOptions): Promise<E2eStack> {
       "bus.toml": busToml(kind, server.url, options),
       "storage.toml": timescaleStorageToml(options.storage),
       "engine.toml": engineToml(options.checkpointIntervalSeconds),
+      ...options.files,
     });
     const quiet = createLogger({ sink: () => {} });
     const registry = new MetricsRegistry();

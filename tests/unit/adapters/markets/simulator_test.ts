@@ -180,3 +180,57 @@ Deno.test("simulator: realtime pace sleeps on the injected clock; close() stops"
   assertEquals(n, 6);
   assertEquals(clock.sleeps, [15000, 15000]);
 });
+
+Deno.test("simulator: one platform's run is the same bytes as that platform in a run of both", async () => {
+  const both = await run({ seed: 4, markets: 14, ticks: 40, eventEverySeconds: 900 });
+  for (const platform of ["polymarket", "kalshi"] as const) {
+    const own = await run({
+      seed: 4,
+      markets: 14,
+      ticks: 40,
+      eventEverySeconds: 900,
+      platforms: [platform],
+    });
+    assertEquals(own.map((t) => t.platform), Array(40).fill(platform));
+    assertEquals(
+      JSON.stringify(own),
+      JSON.stringify(both.filter((t) => t.platform === platform)),
+      `${platform} alone`,
+    );
+  }
+});
+
+Deno.test("simulator: intervalMs paces ticks on a fixed schedule; a late consumer catches up", async () => {
+  const clock = new VirtualClock(1_000);
+  const sim = new SimulatorSource({ seed: 1, markets: 2, intervalMs: 250, clock, ticks: 8 });
+  const seen: number[] = [];
+  for await (const tick of sim) {
+    if (tick.platform !== "polymarket") continue;
+    seen.push(clock.now());
+    // The consumer spends 100 ms on each tick, then 600 ms on the third (late by 2 ticks).
+    await clock.sleep(seen.length === 3 ? 600 : 100);
+  }
+  // Due at 1 000 + k × 250: ticks 3–5 are overdue and come at once; tick 6 is on time again.
+  assertEquals(seen, [1_000, 1_250, 1_500, 2_100, 2_200, 2_300, 2_500, 2_750]);
+  // The consumer's sleeps (100, 600) and the schedule's (the rest of each 250 ms, none overdue).
+  assertEquals(clock.sleeps, [100, 150, 100, 150, 600, 100, 100, 100, 100, 100, 150, 100]);
+});
+
+Deno.test("simulator: eventEverySeconds seeds book imbalances and volume bursts", async () => {
+  const share = (m: SnapshotMessage) => m.bid_depth! / (m.bid_depth! + m.ask_depth!);
+  const options = { seed: 5, markets: 12, ticks: 40, events: [] };
+  const quiet = (await run(options)).flatMap((t) => t.messages);
+  const seeded = (await run({ ...options, eventEverySeconds: 1800 })).flatMap((t) => t.messages);
+  assertEquals(quiet.length, seeded.length);
+  assert(quiet.every((m) => share(m) < 0.65), "no imbalance without events");
+  const imbalanced = new Set(seeded.filter((m) => share(m) > 0.8).map((m) => m.snapshot.market_id));
+  assert(imbalanced.size >= 2, `imbalanced markets: ${[...imbalanced]}`);
+  const peak = (list: SnapshotMessage[], id: string) =>
+    Math.max(...list.filter((m) => m.snapshot.market_id === id).map((m) => m.snapshot.volume_24h));
+  const burst = simulatorWatchlist({ markets: 12 }).markets.filter((m) =>
+    peak(seeded, m.id) > 1.5 * peak(quiet, m.id)
+  );
+  assert(burst.length >= 1, "a volume burst raises a market's 24-h volume");
+  const again = (await run({ ...options, eventEverySeconds: 1800 })).flatMap((t) => t.messages);
+  assertEquals(JSON.stringify(again), JSON.stringify(seeded), "seeded: reproducible");
+});

@@ -3,6 +3,7 @@ import {
   createMarketSource,
   parseSourceSpec,
   schedulerConfigOf,
+  simulatorOptionsOf,
 } from "../../../../adapters/markets/source_factory.ts";
 import { UsageError } from "../../../../config/errors.ts";
 import { MetricsRegistry } from "../../../../adapters/observability/metrics.ts";
@@ -54,7 +55,26 @@ Deno.test("source factory: polling.toml maps to scheduler settings; sources buil
   });
   const ticks = [];
   for await (const t of sim) ticks.push(t);
-  assertEquals(ticks.map((t) => t.platform), ["polymarket", "kalshi"]);
+  // A poller serves one platform: the simulator renders only it.
+  assertEquals(ticks.map((t) => t.platform), ["polymarket"]);
+  // [polling.simulator] shapes the source; options.simulator overrides it.
+  assertEquals(
+    simulatorOptionsOf({ simulator: { markets: 500, tick_seconds: 60, interval_ms: 0 } }),
+    { markets: 500, tickSeconds: 60, intervalMs: undefined, eventEverySeconds: undefined },
+  );
+  const shaped = createMarketSource("simulator:3", {
+    platform: "kalshi",
+    markets: [],
+    polling: { simulator: { markets: 6, tick_seconds: 60 } },
+    simulator: { ticks: 2 },
+  });
+  const shapedTicks = [];
+  for await (const t of shaped) shapedTicks.push(t);
+  assertEquals(shapedTicks.map((t) => [t.platform, t.messages.length]), [["kalshi", 3], [
+    "kalshi",
+    3,
+  ]]);
+  assertEquals(shapedTicks[1].T - shapedTicks[0].T, 60_000_000);
   const live = createMarketSource("live", {
     platform: "kalshi",
     markets: [],
