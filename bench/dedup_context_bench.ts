@@ -3,8 +3,8 @@
  * - context: {@linkcode gatherContextInputs} over an in-memory {@linkcode memorySnapshotLookup}
  *   + {@linkcode assembleContext} + canonical JSON, per signal (3 related markets each).
  *   Baseline: the same context object printed with `JSON.stringify` (no canonical printer,
- *   no assembly). Target ≥ 20,000 signals/s for the pure core (the Store-backed figure with
- *   PostgreSQL/DuckDB belongs to the runtime's context bench).
+ *   no assembly). Target ≥ 20,000 signals/s for the pure core (the Store-backed figures with
+ *   PostgreSQL/DuckDB are in `context_store_bench.ts`).
  * - dedup: {@linkcode dedupWindow} over windows of 200 signals (50 % fingerprint duplicates,
  *   clustered neighbours). Baseline: sorting the same window only. Target ≥ 50,000 signals/s.
  *
@@ -40,10 +40,13 @@ export interface BenchRow {
   pass: boolean | null;
 }
 
-const T0 = Date.UTC(2026, 2, 15, 12) * 1000;
-const MARKETS = 200;
+/** Time of the fixture signals (epoch µs). */
+export const T0 = Date.UTC(2026, 2, 15, 12) * 1000;
+/** Markets of the fixtures. */
+export const MARKETS = 200;
 
-function signalOf(i: number, market: number, at: number): MarketSignal {
+/** Signal `i` on market `m<market>` at `at`. */
+export function signalOf(i: number, market: number, at: number): MarketSignal {
   return makeSignal({
     signal_id: `0190a1b2-c3d4-7e5f-8a6b-${i.toString(16).padStart(12, "0")}`,
     market_id: `m${market}`,
@@ -68,7 +71,8 @@ function signalOf(i: number, market: number, at: number): MarketSignal {
   });
 }
 
-function fixtures() {
+/** Taxonomy (2 relationships per market), context deps, 50 snapshots per market. */
+export function fixtures() {
   const relationships = [];
   for (let m = 0; m < MARKETS; m++) {
     relationships.push({
@@ -114,7 +118,7 @@ function fixtures() {
       [...Array(MARKETS).keys()].map((m) => [`m${m}`, "monetary_policy"]),
     ),
   };
-  return { taxonomy, deps, lookup: memorySnapshotLookup(snapshots) };
+  return { taxonomy, deps, snapshots, lookup: memorySnapshotLookup(snapshots) };
 }
 
 async function contextRows(quick: boolean): Promise<BenchRow> {

@@ -220,20 +220,27 @@ export async function gatherContextInputs(
   options: GatherOptions,
 ): Promise<ContextInputs> {
   const asOf = options.asOf ?? signal.detected_at;
-  const snapshot = await options.lookup.latestSnapshot(signal.market_id, asOf);
+  const { lookup } = options;
+  const neighbours = [
+    ...new Set(options.taxonomy.edgesOf(signal.market_id).map((edge) => edge.market_b)),
+  ];
+  // Independent reads are issued together (a Store answers them concurrently); the result
+  // keeps the edge order, so it does not depend on which read finishes first.
+  const [snapshot, ...latests] = await Promise.all([
+    lookup.latestSnapshot(signal.market_id, asOf),
+    ...neighbours.map((id) => lookup.latestSnapshot(id, asOf)),
+  ]);
+  const priors = await Promise.all(
+    latests.map((latest, i) =>
+      latest === null
+        ? null
+        : lookup.oldestSnapshotIn(neighbours[i], latest.timestamp - DAY_MICROS, latest.timestamp)
+    ),
+  );
   const related = new Map<string, RelatedSnapshots>();
-  for (const edge of options.taxonomy.edgesOf(signal.market_id)) {
-    const id = edge.market_b;
-    if (related.has(id)) continue;
-    const latest = await options.lookup.latestSnapshot(id, asOf);
-    if (latest === null) continue;
-    const oldest = await options.lookup.oldestSnapshotIn(
-      id,
-      latest.timestamp - DAY_MICROS,
-      latest.timestamp,
-    );
-    related.set(id, { latest, prior: oldest ?? latest });
-  }
+  latests.forEach((latest, i) => {
+    if (latest !== null) related.set(neighbours[i], { latest, prior: priors[i] ?? latest });
+  });
   return { snapshot, related };
 }
 
