@@ -109,9 +109,13 @@ export function tickMessages(
     announced: tick.messages.length,
     snapshots: tick.messages.map((m) => m.snapshot).filter((s) => related.has(s.market_id)),
   };
+  let payload: Uint8Array | undefined;
   markers.push({
     subject: subjects.ticks(tick.platform),
-    payload: encodeTickMessage(announcement),
+    // Encoded on first read (never, when every reader is in this process).
+    get payload(): Uint8Array {
+      return payload ??= encodeTickMessage(announcement);
+    },
     headers: { [HEADER.id]: `ticks:${tick.platform}:${tick.T}` },
     decoded: { codec: TICK_CODEC, value: announcement },
   });
