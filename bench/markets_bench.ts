@@ -81,7 +81,7 @@ function bodies(): { market: string; book: string; trades: string } {
 
 function normalizerRows(quick: boolean): BenchRow {
   const b = bodies();
-  const n = quick ? 20_000 : 100_000;
+  const n = quick ? 4_000 : 30_000;
   const ctx = {
     platform: "polymarket" as const,
     marketId: "deport",
@@ -120,7 +120,7 @@ function normalizerRows(quick: boolean): BenchRow {
 }
 
 async function simulatorRow(quick: boolean): Promise<BenchRow> {
-  const ticks = quick ? 200 : 1000;
+  const ticks = quick ? 60 : 300;
   const markets = 50;
   let rate = 0;
   for (let round = 0; round < 3; round++) { // best of 3: the cores are shared
