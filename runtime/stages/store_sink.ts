@@ -123,11 +123,15 @@ export async function runStoreSink(
       for (let attempt = 1;; attempt++) {
         try {
           const started = performance.now();
-          // Parents first: a context is only useful once its signal is stored.
-          await store.upsertSnapshots(current.snapshots);
-          await store.upsertTrades(current.trades);
-          await store.upsertFeatures(current.features);
-          await store.upsertSignals(current.signals);
+          // Independent tables are written concurrently (a pool answers them in parallel;
+          // DuckDB queues them). Parents first: a context is only useful once its signal is
+          // stored. Settled together so a retry never overlaps a write still running.
+          await settledAll([
+            store.upsertSnapshots(current.snapshots),
+            store.upsertTrades(current.trades),
+            store.upsertFeatures(current.features),
+            store.upsertSignals(current.signals),
+          ]);
           await store.upsertContexts(current.contexts);
           // Ticks last: a recorded tick tells context its snapshots are all announced.
           await store.recordTicks(current.ticks);
@@ -243,4 +247,10 @@ export async function runStoreSink(
     clearInterval(keepAlive);
     options.signal.removeEventListener("abort", stopAll);
   }
+}
+
+/** Wait for every promise; then reject with the first failure, if any. */
+async function settledAll(promises: readonly Promise<void>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
