@@ -15,12 +15,8 @@ import { type AugurConfig, loadConfig } from "../config/loader.ts";
 import { registerSecret } from "../adapters/observability/logger.ts";
 import { DIGEST_TABLES, type DigestTable, type TimeRange } from "../adapters/storage/types.ts";
 import { runMigrate } from "../runtime/migrate.ts";
-import {
-  type MigrateSource,
-  type MigrateTable,
-  openDuckDbSource,
-  parseTables,
-} from "../runtime/migrate_sources.ts";
+import { type MigrateSource, type MigrateTable, parseTables } from "../runtime/migrate_sources.ts";
+import { openDuckDbSource } from "../runtime/migrate_duckdb.ts";
 import { runVerifyCommand } from "./verify.ts";
 
 const USAGE = `Usage: augur migrate [options]
@@ -40,6 +36,7 @@ Options:
   --tables a,b       only these tables (snapshots, trades, features, signals,
                      manipulation_flags, contexts, ticks, calibration_fpr, reliability_curves)
   --batch-size N     rows per COPY batch (default 50000)
+  --parallel N       PostgreSQL sessions copying days of a table at once (default 2)
   --dry-run          print the plan (partitions, rows, already done) and write nothing
   --verify           run augur verify over the same range afterwards (duckdb source)
   --config DIR       configuration directory
@@ -55,6 +52,7 @@ const FLAGS = {
   end: { type: "string" },
   tables: { type: "string" },
   "batch-size": { type: "string" },
+  parallel: { type: "string" },
   "dry-run": { type: "boolean" },
   verify: { type: "boolean" },
   config: { type: "string" },
@@ -132,6 +130,15 @@ export function targetUrl(config: AugurConfig, required: boolean): string | unde
   return url;
 }
 
+function positiveInt(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`${flag}: expected a positive integer, received ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
 async function openSource(spec: SourceSpec): Promise<MigrateSource> {
   if (spec.kind === "duckdb") return await openDuckDbSource(spec.path);
   const { openParquetSource } = await import("../adapters/parquet_source.ts");
@@ -142,17 +149,8 @@ async function runMigrateCli(args: string[]): Promise<number> {
   const { values } = parseFlags(args, FLAGS);
   const range = parseRange(values.start as string | undefined, values.end as string | undefined);
   const tables = parseTables(values.tables as string | undefined);
-  let batchSize = 50_000;
-  if (values["batch-size"] !== undefined) {
-    batchSize = Number(values["batch-size"]);
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new UsageError(
-        `--batch-size: expected a positive integer, received ${
-          JSON.stringify(values["batch-size"])
-        }`,
-      );
-    }
-  }
+  const batchSize = positiveInt("--batch-size", values["batch-size"] as string | undefined, 50_000);
+  const parallel = positiveInt("--parallel", values.parallel as string | undefined, 2);
   const config = await loadConfig({ dir: values.config as string | undefined });
   const from = parseFrom(values.from as string | undefined, config);
   const dryRun = values["dry-run"] === true;
@@ -172,6 +170,7 @@ async function runMigrateCli(args: string[]): Promise<number> {
       range,
       tables,
       batchSize,
+      parallel,
       dryRun,
       tty: Deno.stderr.isTerminal(),
     });

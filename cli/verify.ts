@@ -1,6 +1,7 @@
 /**
  * `augur verify --start ISO --end ISO`: per (table, market, UTC day) row counts and content
- * digests of the DuckDB store and TimescaleDB; exit 0 only on full parity.
+ * digests of the DuckDB store (opened read-only) and TimescaleDB, each computed inside its
+ * database (runtime/verify_sql.ts); exit 0 only on full parity.
  *
  * @example
  * ```sh
@@ -13,18 +14,17 @@ import { parseFlags } from "./flags.ts";
 import { UsageError } from "../config/errors.ts";
 import { type AugurConfig, loadConfig } from "../config/loader.ts";
 import { DIGEST_TABLES, type DigestTable, type TimeRange } from "../adapters/storage/types.ts";
-import { DuckDbStore } from "../adapters/storage/duckdb_store.ts";
-import { TimescaleStore } from "../adapters/storage/timescale_store.ts";
-import { MetricsRegistry } from "../adapters/observability/metrics.ts";
 import { formatVerifyReport, verifyStores } from "../runtime/verify.ts";
+import { openDuckDbDigests, openPgDigests } from "../runtime/verify_sql.ts";
 import { parseFrom, parseRange, targetUrl } from "./migrate.ts";
 
 const USAGE = `Usage: augur verify --start ISO --end ISO [options]
 
 Compares the DuckDB store with the TimescaleDB store (storage.toml
 backend.timescale_url_env) over [start, end): for every (table, market, UTC day) the row
-count and an order-independent digest of the canonical row content, computed in augur.
-Prints a summary and the first mismatching groups.
+count and an order-independent digest of the canonical row content, each database hashing
+its own rows with the same definition (md5 of every row's canonical text, summed per
+group). Prints a summary and the first mismatching groups.
 
 Options:
   --start ISO        start of the range (e.g. 2026-03-01 or 2026-03-01T00:00:00Z)
@@ -67,28 +67,25 @@ export async function runVerifyCommand(options: VerifyCommandOptions): Promise<n
   } catch {
     throw new UsageError(`DuckDB file ${options.duckdbPath} does not exist`);
   }
-  const registry = new MetricsRegistry();
-  const source = new DuckDbStore({ path: options.duckdbPath, registry });
-  const target = new TimescaleStore({
-    url: options.url,
-    config: options.config.storage,
-    poolSize: 4,
-    registry,
-  });
+  // Each database hashes its own rows (runtime/verify_sql.ts); augur compares the groups.
+  const source = await openDuckDbDigests(options.duckdbPath);
   try {
-    await source.initialize();
-    await target.initialize();
-    const report = await verifyStores(source, target, {
-      ...options.range,
-      tables: options.tables,
-      limit: options.limit,
-    });
-    if (options.json) console.log(JSON.stringify(report));
-    else console.log(formatVerifyReport(report).trimEnd());
-    return report.parity ? 0 : 1;
+    const target = await openPgDigests(options.url, { poolSize: 2 });
+    try {
+      const report = await verifyStores(source, target, {
+        ...options.range,
+        tables: options.tables,
+        limit: options.limit,
+        concurrency: 2,
+      });
+      if (options.json) console.log(JSON.stringify(report));
+      else console.log(formatVerifyReport(report).trimEnd());
+      return report.parity ? 0 : 1;
+    } finally {
+      await target.close();
+    }
   } finally {
     await source.close();
-    await target.close();
   }
 }
 

@@ -8,15 +8,23 @@
  * 2. For each partition not yet recorded in `migrate_progress` with the same source count:
  *    write its rows in batches; the rows PostgreSQL reports written must equal the source
  *    count and the target must then hold at least that many rows in the partition's range,
- *    else a {@linkcode MigrateParityError} stops the run; then record the partition.
+ *    else a {@linkcode MigrateParityError} stops the run; the statement that counts the
+ *    range also records the partition.
  *
- * A killed run resumes at the first unrecorded partition; re-writing a partially written
- * one is an upsert on the natural key, so no row is ever duplicated.
+ * Speed: `parallel` sessions (default 2) take a table's days in chronological order, each
+ * day on one session; the source prepares the next days meanwhile (the DuckDB source
+ * exports them natively, runtime/migrate_duckdb.ts). A day the target holds no row of is
+ * COPYed straight into its table (PostgreSQL's COPY row counts are the rows written); a day
+ * with rows already (a killed run, a concurrent dual-write) or a refused direct COPY goes
+ * through the staged upsert.
+ *
+ * A killed run resumes at the unrecorded partitions; re-writing a partially written one is
+ * an upsert on the natural key, so no row is ever duplicated.
  *
  * @example
  * ```ts
  * import { runMigrate } from "./migrate.ts";
- * import { openDuckDbSource } from "./migrate_sources.ts";
+ * import { openDuckDbSource } from "./migrate_duckdb.ts";
  * import { StorageFileSchema } from "../config/schemas/storage.ts";
  * const report = await runMigrate({
  *   source: await openDuckDbSource("data/augur.duckdb"),
@@ -34,7 +42,12 @@ import type { TimeRange } from "../adapters/storage/types.ts";
 import { TimescaleStore } from "../adapters/storage/timescale_store.ts";
 import { withRetry } from "../adapters/storage/retry.ts";
 import { createLogger, type Logger } from "../adapters/observability/logger.ts";
-import { defaultRegistry, type MetricsRegistry } from "../adapters/observability/metrics.ts";
+import {
+  type Counter,
+  defaultRegistry,
+  type MetricsRegistry,
+} from "../adapters/observability/metrics.ts";
+import { StoreUnavailableError } from "../adapters/storage/types.ts";
 import { copyText, MigrateWriteError, PgMigrateTarget } from "./migrate_copy.ts";
 import { MigrateDisplay } from "./migrate_display.ts";
 import {
@@ -67,6 +80,8 @@ export interface MigrateOptions {
   tables?: readonly MigrateTable[];
   /** Rows per COPY batch (default 50 000). */
   batchSize?: number;
+  /** PostgreSQL sessions copying partitions of a table at once (default 2). */
+  parallel?: number;
   /** Plan only: nothing is written (the target is only read for progress records). */
   dryRun?: boolean;
   /** Draw a bar (terminal) instead of periodic lines. */
@@ -128,9 +143,11 @@ export async function markDone(
   plan: PlannedPartition[],
   target: PgMigrateTarget,
 ): Promise<PlannedPartition[]> {
+  const key = (table: string, range: TimeRange) => `${table}\u0000${range.start}\u0000${range.end}`;
+  const records = new Map((await target.allProgress()).map((r) => [key(r.table, r.range), r]));
   for (const p of plan) {
-    const record = await target.progress(p);
-    p.done = record !== null && record.sourceRows === p.rows && record.writtenRows === p.rows;
+    const record = records.get(key(p.table, p.range));
+    p.done = record !== undefined && record.sourceRows === p.rows && record.writtenRows === p.rows;
   }
   return plan;
 }
@@ -163,11 +180,6 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     ));
   const batchSize = Math.max(1, options.batchSize ?? 50_000);
   const started = performance.now();
-  const rowsCounter = registry.counter(
-    "augur_migrate_rows_total",
-    "Rows augur migrate wrote to PostgreSQL (as reported by the database).",
-    ["table"],
-  );
 
   if (options.dryRun) {
     // Validate and plan first; read progress only if the target is reachable.
@@ -195,11 +207,9 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
   } finally {
     await store.close();
   }
-  const target = await PgMigrateTarget.open(options.targetUrl);
-  let rowsDone = 0;
-  let writtenTotal = 0;
+  const targets = [await PgMigrateTarget.open(options.targetUrl)];
   try {
-    await markDone(plan, target);
+    await markDone(plan, targets[0]);
     const todo = plan.filter((p) => !p.done);
     const total = todo.reduce((s, p) => s + p.rows, 0);
     const display = new MigrateDisplay({
@@ -213,98 +223,45 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
         plan.length - todo.length
       } already done, from ${options.source.description}`,
     );
-    const upsert = (table: MigrateTable, text: string) =>
-      withRetry(() => target.writeCopy(table, text), {
-        operation: "migrate_write",
-        registry,
-        logger,
-      });
-    const count = (p: Partition) =>
-      withRetry(() => target.count(p.table, p.range), {
-        operation: "migrate_count",
-        registry,
-        logger,
-      });
-    // The source reads the next batches (native threads) while PostgreSQL writes these.
-    const items = buffered(produce(options.source, todo, batchSize), 2);
-    let state: PartitionState | undefined;
-    for await (const item of items) {
-      if (item.kind === "start") {
-        const partition = item.partition;
-        display.label = `${partition.table} ${partition.day}`;
-        // Fast path: an empty target partition of bounded size is COPYed straight into the
-        // table (atomic per batch); the rows PostgreSQL then counts in the range are the
-        // rows it wrote. Anything unexpected falls back to the staged upsert of the batches.
-        const before = partition.rows <= FAST_PATH_BATCHES * batchSize
-          ? await count(partition)
-          : -1;
-        state = { partition, sent: 0, written: 0, fast: before === 0, kept: [] };
-        continue;
-      }
-      const s = state!;
-      const { partition } = s;
-      if (item.kind === "batch") {
-        if (s.fast) {
-          try {
-            await target.copyInto(partition.table, item.batch.text);
-            s.kept.push(item.batch);
-          } catch (error) {
-            if (!(error instanceof MigrateWriteError)) throw error;
-            logger.info("direct COPY refused; upserting the partition instead", {
-              table: partition.table,
-              day: partition.day,
-              error: error.message,
-            });
-            s.fast = false;
-            for (const batch of s.kept) s.written += await upsert(partition.table, batch.text);
-            s.written += await upsert(partition.table, item.batch.text);
-          }
-        } else s.written += await upsert(partition.table, item.batch.text);
-        s.sent += item.batch.rows;
-        display.add(item.batch.rows);
-        continue;
-      }
-      if (s.fast) {
-        s.written = await count(partition);
-        if (s.written !== s.sent) {
-          logger.info("partition count after direct COPY differs; upserting it instead", {
-            table: partition.table,
-            day: partition.day,
-            counted: s.written,
-            sent: s.sent,
-          });
-          s.written = 0;
-          for (const batch of s.kept) s.written += await upsert(partition.table, batch.text);
-        }
-      }
-      const { sent, written } = s;
-      if (sent !== partition.rows) {
-        throw new MigrateParityError(
-          `${partition.table} ${partition.day}: the source changed during the migration (planned ${partition.rows} rows, read ${sent}); migrate from a drained engine's file or a copy`,
-        );
-      }
-      if (written !== partition.rows) {
-        throw new MigrateParityError(
-          `${partition.table} ${partition.day}: row-count mismatch: source has ${partition.rows} rows, PostgreSQL reports ${written} written`,
-        );
-      }
-      const present = s.fast ? written : await count(partition);
-      if (present < partition.rows) {
-        throw new MigrateParityError(
-          `${partition.table} ${partition.day}: row-count mismatch: source has ${partition.rows} rows, PostgreSQL holds ${present} after the write`,
-        );
-      }
-      await withRetry(
-        () => target.recordProgress(partition, options.source.description, written, nowUs()),
-        { operation: "migrate_progress", registry, logger },
+    const parallel = Math.max(1, Math.min(options.parallel ?? 2, todo.length));
+    while (targets.length < parallel) {
+      targets.push(await PgMigrateTarget.open(options.targetUrl));
+    }
+    options.source.prepare?.(todo);
+    const copier = new PartitionCopier(options.source, batchSize, display, registry, logger);
+    let rows = 0;
+    let written = 0;
+    // Table by table; within a table, `parallel` sessions take the days in order.
+    for (const table of options.tables ?? MIGRATE_TABLES) {
+      const queue = todo.filter((p) => p.table === table);
+      const occupied = await withRetry(
+        () => targets[0].occupied(table, queue.map((p) => p.range)),
+        { operation: "migrate_count", registry, logger },
       );
-      rowsCounter.inc({ table: partition.table }, written);
-      rowsDone += sent;
-      writtenTotal += written;
-      state = undefined;
+      let next = 0;
+      let failure: { error: unknown } | undefined;
+      await Promise.all(targets.map(async (target) => {
+        while (!failure && next < queue.length) {
+          const at = next++;
+          const partition = queue[at];
+          try {
+            const done = await copier.copy(
+              partition,
+              target,
+              options.source.description,
+              occupied[at],
+            );
+            rows += done.sent;
+            written += done.written;
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
+      }));
+      if (failure) throw failure.error;
     }
     display.finish();
-    const out = report(options.source.description, false, plan, rowsDone, writtenTotal, started);
+    const out = report(options.source.description, false, plan, rows, written, started);
     logger.info("migrate finished", {
       rows: out.rows,
       written: out.written,
@@ -313,40 +270,163 @@ export async function runMigrate(options: MigrateOptions): Promise<MigrateReport
     });
     return out;
   } finally {
-    await target.close();
+    await Promise.all(targets.map((t) => t.close()));
   }
 }
 
-/** Partitions up to this many batches may take the direct-COPY fast path. */
-const FAST_PATH_BATCHES = 4;
+/** Copies one partition into one target session, checks parity, records progress. */
+class PartitionCopier {
+  readonly #rows: Counter;
 
-interface PartitionState {
-  partition: Partition;
+  constructor(
+    private readonly source: MigrateSource,
+    private readonly batchSize: number,
+    private readonly display: MigrateDisplay,
+    private readonly registry: MetricsRegistry,
+    private readonly logger: Logger,
+  ) {
+    this.#rows = registry.counter(
+      "augur_migrate_rows_total",
+      "Rows augur migrate wrote to PostgreSQL (as reported by the database).",
+      ["table"],
+    );
+  }
+
+  /**
+   * Copy `partition` (`occupied`: the target already held rows in its range); resolves to
+   * the rows read from the source and written by PostgreSQL.
+   */
+  async copy(
+    partition: Partition,
+    target: PgMigrateTarget,
+    source: string,
+    occupied: boolean,
+  ): Promise<{ sent: number; written: number }> {
+    this.display.label = `${partition.table} ${partition.day}`;
+    // Fast path: a partition the target holds no row of is COPYed straight into the table
+    // (each batch atomic; a key conflict refuses it); COPY's command tags are the rows
+    // written, and the statement that counts the range records the partition. Any refusal
+    // or surprise (a concurrent writer, a killed earlier run) falls back to the staged
+    // upsert of the whole partition, which is idempotent.
+    if (!occupied) {
+      const direct = await this.#direct(partition, target);
+      if (direct) {
+        this.#checkRead(partition, direct.sent);
+        // COPY's own row counts when the driver reported them, else the range's count.
+        if (direct.written === null || direct.written === partition.rows) {
+          const done = await this.#finish(partition, target, source, direct.written);
+          if (done.recorded) {
+            return this.#done(partition, direct.sent, direct.written ?? done.present);
+          }
+          this.#fallback(partition, direct.sent, "partition count after direct COPY differs", {
+            counted: done.present,
+          });
+        } else {
+          this.#fallback(partition, direct.sent, "direct COPY wrote another number of rows", {
+            written: direct.written,
+          });
+        }
+      }
+    }
+    const { sent, written } = await this.#upsert(partition, target);
+    this.#checkRead(partition, sent);
+    if (written !== partition.rows) {
+      throw new MigrateParityError(
+        `${partition.table} ${partition.day}: row-count mismatch: source has ${partition.rows} rows, PostgreSQL reports ${written} written`,
+      );
+    }
+    const done = await this.#finish(partition, target, source, written);
+    if (!done.recorded) {
+      throw new MigrateParityError(
+        `${partition.table} ${partition.day}: row-count mismatch: source has ${partition.rows} rows, PostgreSQL holds ${done.present} after the write`,
+      );
+    }
+    return this.#done(partition, sent, written);
+  }
+
+  #checkRead(partition: Partition, sent: number): void {
+    if (sent !== partition.rows) {
+      throw new MigrateParityError(
+        `${partition.table} ${partition.day}: the source changed during the migration (planned ${partition.rows} rows, read ${sent}); migrate from a drained engine's file or a copy`,
+      );
+    }
+  }
+
+  #done(partition: Partition, sent: number, written: number): { sent: number; written: number } {
+    this.#rows.inc({ table: partition.table }, written);
+    return { sent, written };
+  }
+
+  #finish(partition: Partition, target: PgMigrateTarget, source: string, written: number | null) {
+    return withRetry(() => target.finish(partition, source, written, nowUs()), {
+      operation: "migrate_progress",
+      registry: this.registry,
+      logger: this.logger,
+    });
+  }
+
+  /**
+   * COPY into the table; resolves to the rows sent and the rows PostgreSQL reports written
+   * (null if unknown), or null when it was refused.
+   */
+  async #direct(
+    partition: Partition,
+    target: PgMigrateTarget,
+  ): Promise<{ sent: number; written: number | null } | null> {
+    let sent = 0;
+    let written: number | null = 0;
+    try {
+      for await (const batch of buffered(this.#batches(partition), 1)) {
+        const copied = await target.copyInto(partition.table, batch.data);
+        written = written === null || copied === null ? null : written + copied;
+        sent += batch.rows;
+        this.display.add(batch.rows);
+      }
+    } catch (error) {
+      if (!(error instanceof MigrateWriteError || error instanceof StoreUnavailableError)) {
+        throw error;
+      }
+      this.#fallback(partition, sent, "direct COPY refused", { error: error.message });
+      return null;
+    }
+    return { sent, written };
+  }
+
+  #fallback(partition: Partition, shown: number, why: string, detail: Record<string, unknown>) {
+    this.logger.info(`${why}; upserting the partition instead`, {
+      table: partition.table,
+      day: partition.day,
+      ...detail,
+    });
+    this.display.add(-shown);
+  }
+
+  /** COPY into staging + INSERT … ON CONFLICT, batch by batch (idempotent). */
+  async #upsert(partition: Partition, target: PgMigrateTarget): Promise<CopyResult> {
+    let sent = 0;
+    let written = 0;
+    for await (const batch of buffered(this.#batches(partition), 1)) {
+      written += await withRetry(() => target.writeCopy(partition.table, batch.data), {
+        operation: "migrate_write",
+        registry: this.registry,
+        logger: this.logger,
+      });
+      sent += batch.rows;
+      this.display.add(batch.rows);
+    }
+    return { sent, written };
+  }
+
+  #batches(partition: Partition): AsyncIterable<CopyBatch> {
+    return this.source.readCopy
+      ? this.source.readCopy(partition, this.batchSize)
+      : encoded(this.source.read(partition, this.batchSize), partition.table);
+  }
+}
+
+interface CopyResult {
   sent: number;
   written: number;
-  fast: boolean;
-  /** Batches copied directly (kept to re-apply as upserts if the fast path falls back). */
-  kept: CopyBatch[];
-}
-
-type Item =
-  | { kind: "start"; partition: Partition }
-  | { kind: "batch"; batch: CopyBatch }
-  | { kind: "end" };
-
-async function* produce(
-  source: MigrateSource,
-  todo: readonly Partition[],
-  batchSize: number,
-): AsyncIterable<Item> {
-  for (const partition of todo) {
-    yield { kind: "start", partition };
-    const batches = source.readCopy
-      ? source.readCopy(partition, batchSize)
-      : encoded(source.read(partition, batchSize), partition.table);
-    for await (const batch of batches) yield { kind: "batch", batch };
-    yield { kind: "end" };
-  }
 }
 
 /** Pull up to `depth` items ahead of the consumer. */
@@ -375,6 +455,7 @@ async function* buffered<T>(source: AsyncIterable<T>, depth: number): AsyncItera
       yield result.value;
     }
   } finally {
+    await Promise.allSettled(ahead);
     await it.return?.();
   }
 }
@@ -383,7 +464,7 @@ async function* encoded(
   batches: AsyncIterable<RowValue[][]>,
   table: MigrateTable,
 ): AsyncIterable<CopyBatch> {
-  for await (const rows of batches) yield { rows: rows.length, text: copyText(table, rows) };
+  for await (const rows of batches) yield { rows: rows.length, data: copyText(table, rows) };
 }
 
 function nowUs(): number {

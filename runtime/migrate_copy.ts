@@ -1,11 +1,13 @@
 /**
  * The PostgreSQL side of `augur migrate`: set-based bulk writes and the progress record.
  *
- * A batch travels as `COPY … FROM STDIN` (text format) into a session-local staging table
+ * Into a day the target holds no row of, a batch is one `COPY <table> FROM STDIN` (text
+ * format); its command tag is the number of rows written, and a key conflict refuses the
+ * whole batch. Otherwise a batch travels as COPY into a session-local staging table
  * (`migrate_stage_<table>`, `LIKE <table>`), then one `INSERT INTO <table> SELECT … FROM
- * stage ON CONFLICT (key) DO UPDATE …`. The INSERT's command tag is the number of rows the
- * database reports as written (inserted or updated — every row of the batch when all went
- * in), which is what the partition parity check compares with the source count.
+ * stage ON CONFLICT (key) DO UPDATE …`, whose command tag is the number of rows the database
+ * reports as written (inserted or updated — every row of the batch when all went in). Those
+ * counts are what the partition parity check compares with the source count.
  *
  * Finished partitions are recorded in `migrate_progress` (table, range, source rows, written
  * rows); a rerun skips a partition whose record matches the source's current count. Every
@@ -23,7 +25,7 @@
  */
 import postgres from "postgres";
 import net from "node:net";
-import { Readable } from "node:stream";
+import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { TABLES, type TableSpec } from "../adapters/storage/schema.ts";
 import type { TimeRange } from "../adapters/storage/types.ts";
@@ -43,6 +45,11 @@ export class MigrateWriteError extends AugurError {
 /** DDL of the progress table (identifiers are constants). */
 export const PROGRESS_DDL =
   `CREATE TABLE IF NOT EXISTS "migrate_progress" ("table_name" text NOT NULL, "range_start" bigint NOT NULL, "range_end" bigint NOT NULL, "day" text NOT NULL, "source" text NOT NULL, "source_rows" bigint NOT NULL, "written_rows" bigint NOT NULL, "finished_at" bigint NOT NULL, PRIMARY KEY ("table_name", "range_start", "range_end"))`;
+
+const PROGRESS_COLUMNS =
+  `"table_name", "range_start", "range_end", "day", "source", "source_rows", "written_rows", "finished_at"`;
+const PROGRESS_CONFLICT =
+  `ON CONFLICT ("table_name", "range_start", "range_end") DO UPDATE SET "day" = EXCLUDED."day", "source" = EXCLUDED."source", "source_rows" = EXCLUDED."source_rows", "written_rows" = EXCLUDED."written_rows", "finished_at" = EXCLUDED."finished_at"`;
 
 /** A recorded finished partition. */
 export interface ProgressRecord {
@@ -181,8 +188,8 @@ export class PgMigrateTarget {
   }
 
   /** Like {@linkcode PgMigrateTarget.writeBatch} with rows already encoded as COPY text. */
-  async writeCopy(table: MigrateTable, text: string): Promise<number> {
-    if (text.length === 0) return 0;
+  async writeCopy(table: MigrateTable, data: Uint8Array | string): Promise<number> {
+    if (data.length === 0) return 0;
     const spec: TableSpec = TABLES[table];
     const stage = `"migrate_stage_${spec.name}"`;
     try {
@@ -193,10 +200,7 @@ export class PgMigrateTarget {
         this.#staged.add(table);
       }
       await this.#conn.unsafe(`TRUNCATE ${stage}`);
-      const writable = await this.#conn.unsafe(
-        `COPY ${stage} (${quotedColumns(spec)}) FROM STDIN`,
-      ).writable();
-      await pipeline(Readable.from([text]), writable);
+      await sendCopy(this.#conn, `COPY ${stage} (${quotedColumns(spec)}) FROM STDIN`, data);
       const result = await this.#conn.unsafe(mergeSql(table));
       return result.count ?? 0;
     } catch (error) {
@@ -206,16 +210,18 @@ export class PgMigrateTarget {
 
   /**
    * COPY encoded rows straight into `table` (one atomic statement; fails as a whole on a key
-   * conflict). Used only for partitions that were empty in the target.
+   * conflict). Used only for partitions that were empty in the target. Resolves to the rows
+   * PostgreSQL reports copied (null if the driver did not tell).
    */
-  async copyInto(table: MigrateTable, text: string): Promise<void> {
-    if (text.length === 0) return;
+  async copyInto(table: MigrateTable, data: Uint8Array | string): Promise<number | null> {
+    if (data.length === 0) return 0;
     const spec: TableSpec = TABLES[table];
     try {
-      const writable = await this.#conn.unsafe(
+      return await sendCopy(
+        this.#conn,
         `COPY "${spec.name}" (${quotedColumns(spec)}) FROM STDIN`,
-      ).writable();
-      await pipeline(Readable.from([text]), writable);
+        data,
+      );
     } catch (error) {
       throw wrap(error, `copy ${table}`);
     }
@@ -236,39 +242,57 @@ export class PgMigrateTarget {
     }
   }
 
-  /** The progress record of a partition, or null. */
-  async progress(partition: Partition): Promise<ProgressRecord | null> {
+  /** All progress records (none before the first run created the table). */
+  async allProgress(): Promise<ProgressRecord[]> {
     try {
       const rows = await this.#conn.unsafe(
-        `SELECT "table_name", "range_start", "range_end", "day", "source", "source_rows", "written_rows", "finished_at" FROM "migrate_progress" WHERE "table_name" = $1 AND "range_start" = $2 AND "range_end" = $3`,
-        [partition.table, partition.range.start, partition.range.end],
+        `SELECT * FROM "migrate_progress" ORDER BY "table_name", "range_start"`,
       );
-      if (rows.length === 0) return null;
-      return toRecord(rows[0]);
+      return rows.map(toRecord);
     } catch (error) {
-      if ((error as { code?: string }).code === "42P01") return null; // no table yet (dry run)
+      if ((error as { code?: string }).code === "42P01") return []; // no table yet (dry run)
       throw wrap(error, "read migrate_progress");
     }
   }
 
-  /** All progress records (tests, `--dry-run`). */
-  async allProgress(): Promise<ProgressRecord[]> {
-    const rows = await this.#conn.unsafe(
-      `SELECT * FROM "migrate_progress" ORDER BY "table_name", "range_start"`,
-    );
-    return rows.map(toRecord);
+  /**
+   * Which of `ranges` of `table` already hold at least one row (one round trip for all).
+   * Used to pick the direct-COPY path; a range filled meanwhile is caught after the write.
+   */
+  async occupied(table: MigrateTable, ranges: readonly TimeRange[]): Promise<boolean[]> {
+    if (ranges.length === 0) return [];
+    const spec: TableSpec = TABLES[table];
+    const time = `"${spec.time}"`;
+    try {
+      const rows = await this.#conn.unsafe(
+        `SELECT r.i, EXISTS (SELECT 1 FROM "${spec.name}" WHERE ${time} >= r.s AND ${time} < r.e) AS used FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS r(s, e, i) ORDER BY r.i`,
+        [ranges.map((r) => String(r.start)), ranges.map((r) => String(r.end))] as never,
+      );
+      return rows.map((row) => row.used === true);
+    } catch (error) {
+      throw wrap(error, `check ${table}`);
+    }
   }
 
-  /** Record a finished partition (upsert). */
-  async recordProgress(
+  /**
+   * Count the partition's range and, in the same statement, record the partition as finished
+   * when the count allows: with `written` null (direct COPY into an empty range) the count is
+   * what PostgreSQL wrote and must equal the source rows; with `written` given (upserts, already
+   * equal to the source rows) the range must hold at least the source rows.
+   */
+  async finish(
     partition: Partition,
     source: string,
-    written: number,
+    written: number | null,
     finishedAtUs: number,
-  ): Promise<void> {
+  ): Promise<{ present: number; recorded: boolean }> {
+    const spec: TableSpec = TABLES[partition.table];
+    const time = `"${spec.time}"`;
     try {
-      await this.#conn.unsafe(
-        `INSERT INTO "migrate_progress" ("table_name", "range_start", "range_end", "day", "source", "source_rows", "written_rows", "finished_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("table_name", "range_start", "range_end") DO UPDATE SET "day" = EXCLUDED."day", "source" = EXCLUDED."source", "source_rows" = EXCLUDED."source_rows", "written_rows" = EXCLUDED."written_rows", "finished_at" = EXCLUDED."finished_at"`,
+      const rows = await this.#conn.unsafe(
+        `WITH c AS (SELECT count(*) AS n FROM "${spec.name}" WHERE ${time} >= $2::bigint AND ${time} < $3::bigint),
+        ins AS (INSERT INTO "migrate_progress" (${PROGRESS_COLUMNS}) SELECT $1::text, $2::bigint, $3::bigint, $4::text, $5::text, $6::bigint, coalesce($7::bigint, c.n), $8::bigint FROM c WHERE c.n = $6::bigint OR ($7::bigint IS NOT NULL AND c.n >= $6::bigint) ${PROGRESS_CONFLICT} RETURNING 1)
+        SELECT c.n, (SELECT count(*) FROM ins) AS recorded FROM c`,
         [
           partition.table,
           partition.range.start,
@@ -280,6 +304,7 @@ export class PgMigrateTarget {
           finishedAtUs,
         ],
       );
+      return { present: Number(rows[0].n), recorded: Number(rows[0].recorded) === 1 };
     } catch (error) {
       throw wrap(error, "write migrate_progress");
     }
@@ -291,6 +316,66 @@ export class PgMigrateTarget {
     } catch { /* already released */ }
     await this.#sql.end({ timeout: 2 });
   }
+}
+
+/** Bytes per CopyData message (postgres.js copies each chunk into one message). */
+const COPY_CHUNK = 1 << 20;
+
+/** The parts of a postgres.js query object {@linkcode sendCopy} hooks. */
+interface CopyQuery extends Promise<unknown> {
+  resolve?: (value: unknown) => unknown;
+  reject?: (error: unknown) => unknown;
+  writable(): Promise<Writable>;
+}
+
+/**
+ * Run `COPY … FROM STDIN` on `conn` with `data` as its whole input; resolves to the number
+ * of rows PostgreSQL reports copied (its command tag), or null if the driver did not say.
+ *
+ * postgres.js resolves a COPY query with its input stream, so it has no way left to report
+ * the command tag — nor an error PostgreSQL raises after the last byte was sent (a key
+ * conflict, a bad value): that stream then never finishes and the COPY would wait forever.
+ * The query object's own `resolve`/`reject` (instance properties in postgres.js 3.4, pinned
+ * in deno.json) still receive both, so they are observed here.
+ */
+async function sendCopy(
+  conn: Reserved,
+  statement: string,
+  data: Uint8Array | string,
+): Promise<number | null> {
+  const chunks: (Uint8Array | string)[] = [];
+  if (typeof data === "string") chunks.push(data);
+  else {for (let i = 0; i < data.length; i += COPY_CHUNK) {
+      chunks.push(data.subarray(i, i + COPY_CHUNK));
+    }}
+  const query = conn.unsafe(statement) as unknown as CopyQuery;
+  const { resolve, reject } = query;
+  let outcome: Promise<number | null> | undefined;
+  if (typeof resolve === "function" && typeof reject === "function") {
+    outcome = new Promise<number | null>((done, fail) => {
+      query.resolve = (value) => {
+        const result = value as { command?: unknown; count?: unknown } | null;
+        if (result?.command === "COPY") {
+          done(typeof result.count === "number" ? result.count : null);
+        }
+        return resolve(value);
+      };
+      query.reject = (error) => {
+        fail(error);
+        return reject(error);
+      };
+    });
+    outcome.catch(() => {}); // observed below; never an unhandled rejection
+  }
+  const writable = await query.writable();
+  const sent = pipeline(Readable.from(chunks), writable);
+  if (!outcome) {
+    await sent;
+    return null;
+  }
+  sent.catch(() => {});
+  await Promise.race([sent, outcome]);
+  return await outcome;
 }
 
 /**

@@ -19,9 +19,10 @@ import {
   DIGEST_TABLES,
   type DigestTable,
   type GroupDigest,
-  type Store,
   type TimeRange,
 } from "../adapters/storage/types.ts";
+import { AugurError } from "../config/errors.ts";
+import type { DigestReader } from "./verify_sql.ts";
 
 /** Why a group differs. */
 export type MismatchKind = "missing_in_target" | "missing_in_source" | "count" | "digest";
@@ -66,6 +67,8 @@ export interface VerifyOptions extends TimeRange {
   tables?: readonly DigestTable[];
   /** How many mismatching groups to keep in the report (default 10). */
   limit?: number;
+  /** Tables hashed at once (default 1; each side hashes its table concurrently anyway). */
+  concurrency?: number;
 }
 
 /**
@@ -118,34 +121,55 @@ export function compareDigests(
   );
 }
 
-/** Compare `source` (the primary, e.g. DuckDB) with `target` (PostgreSQL) over a range. */
+/**
+ * Compare `source` (the primary, e.g. DuckDB) with `target` (PostgreSQL) over a range. Both
+ * must compute the same digest definition: two Stores, or two SQL digest readers
+ * (runtime/verify_sql.ts).
+ */
 export async function verifyStores(
-  source: Store,
-  target: Store,
+  source: DigestReader,
+  target: DigestReader,
   options: VerifyOptions,
 ): Promise<VerifyReport> {
+  if (source.digestKind !== target.digestKind) {
+    throw new AugurError(
+      `verify: the two sides compute different digests (${source.digestKind ?? "store"} vs ${
+        target.digestKind ?? "store"
+      })`,
+    );
+  }
   const started = performance.now();
   const limit = options.limit ?? 10;
-  const tables: TableVerify[] = [];
-  const all: GroupMismatch[] = [];
-  for (const table of options.tables ?? DIGEST_TABLES) {
-    const query = { table, start: options.start, end: options.end };
-    const [s, t] = await Promise.all([source.groupDigests(query), target.groupDigests(query)]);
-    const diff = compareDigests(table, s, t);
-    all.push(...diff);
-    tables.push({
-      table,
-      groups: new Set([...s, ...t].map((g) => `${g.day}\u0000${g.market_id}`)).size,
-      source_rows: s.reduce((n, g) => n + g.count, 0),
-      target_rows: t.reduce((n, g) => n + g.count, 0),
-      mismatched_groups: diff.length,
-    });
-  }
+  const wanted = options.tables ?? DIGEST_TABLES;
+  const results: { table: TableVerify; diff: GroupMismatch[] }[] = new Array(wanted.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < wanted.length) {
+      const at = next++;
+      const table = wanted[at];
+      const query = { table, start: options.start, end: options.end };
+      const [s, t] = await Promise.all([source.groupDigests(query), target.groupDigests(query)]);
+      const diff = compareDigests(table, s, t);
+      results[at] = {
+        diff,
+        table: {
+          table,
+          groups: new Set([...s, ...t].map((g) => `${g.day}\u0000${g.market_id}`)).size,
+          source_rows: s.reduce((n, g) => n + g.count, 0),
+          target_rows: t.reduce((n, g) => n + g.count, 0),
+          mismatched_groups: diff.length,
+        },
+      };
+    }
+  };
+  const workers = Math.max(1, Math.min(options.concurrency ?? 1, wanted.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  const all = results.flatMap((r) => r.diff);
   return {
     parity: all.length === 0,
     start: options.start,
     end: options.end,
-    tables,
+    tables: results.map((r) => r.table),
     mismatches: all.length,
     first: all.slice(0, limit),
     seconds: (performance.now() - started) / 1000,

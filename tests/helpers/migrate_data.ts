@@ -41,7 +41,12 @@ export interface GenerateOptions {
   first?: number;
   /** Total snapshots of the whole set the slice belongs to (default: `snapshots`). */
   setSize?: number;
+  /** Tables to write (default all); the others are only counted. */
+  tables?: readonly GenTable[];
 }
+
+/** A table {@linkcode generateStore} writes. */
+export type GenTable = "snapshots" | "trades" | "features" | "signals" | "contexts" | "ticks";
 
 /** What was generated, per table. */
 export interface GeneratedCounts {
@@ -94,7 +99,8 @@ export function genSnapshot(
   } as MarketSnapshot;
 }
 
-function genFeature(s: MarketSnapshot, i: number): FeatureVector {
+/** Feature vector of snapshot `i` (every 4th snapshot has one). */
+export function genFeature(s: MarketSnapshot, i: number): FeatureVector {
   return {
     market_id: s.market_id,
     computed_at: s.timestamp,
@@ -153,19 +159,31 @@ function genContext(signal: MarketSignal): SignalContext {
   } as SignalContext;
 }
 
-/** Write the generated data set into `store` and return the counts. */
-export async function generateStore(
-  store: Store,
-  options: GenerateOptions,
-): Promise<GeneratedCounts> {
-  const full: Required<GenerateOptions> = {
+/** How many multiples of `k` lie in `[from, to)` (from, to ≥ 0). */
+function multiples(from: number, to: number, k: number): number {
+  return Math.ceil(to / k) - Math.ceil(from / k);
+}
+
+/** The options with every default filled in. */
+export function withDefaults(options: GenerateOptions): Required<GenerateOptions> {
+  return {
     days: 30,
     markets: 200,
     chunk: 20_000,
     first: 0,
     setSize: options.snapshots,
+    tables: ["snapshots", "trades", "features", "signals", "contexts", "ticks"],
     ...options,
   };
+}
+
+/** Write the generated data set into `store` and return the counts. */
+export async function generateStore(
+  store: Store,
+  options: GenerateOptions,
+): Promise<GeneratedCounts> {
+  const full = withDefaults(options);
+  const writes = new Set(full.tables);
   const counts: GeneratedCounts = {
     snapshots: 0,
     trades: 0,
@@ -176,14 +194,19 @@ export async function generateStore(
     end: GEN_T0 + full.days * GEN_DAY,
   };
   const last = full.first + full.snapshots;
+  // Signals, contexts and ticks only exist at multiples of 100: without the bulk tables,
+  // visit only those.
+  const bulk = writes.has("snapshots") || writes.has("trades") || writes.has("features");
+  const stride = bulk ? 1 : 100;
   for (let start = full.first; start < last; start += full.chunk) {
+    const end = Math.min(last, start + full.chunk);
     const snaps: MarketSnapshot[] = [];
     const trades: TradeRecord[] = [];
     const feats: FeatureVector[] = [];
     const sigs: MarketSignal[] = [];
     const ctxs: SignalContext[] = [];
     const ticks: TickRecord[] = [];
-    for (let i = start; i < Math.min(last, start + full.chunk); i++) {
+    for (let i = Math.ceil(start / stride) * stride; i < end; i += stride) {
       const s = genSnapshot(i, full);
       snaps.push(s);
       if (i % 10 === 0) {
@@ -206,15 +229,15 @@ export async function generateStore(
       }
       if (i % 1000 === 0) ticks.push({ platform: s.platform, t: s.timestamp, announced: 1 });
     }
-    await store.upsertSnapshots(snaps);
-    await store.upsertTrades(trades);
-    await store.upsertFeatures(feats);
-    await store.upsertSignals(sigs);
-    await store.upsertContexts(ctxs);
-    await store.recordTicks(ticks);
-    counts.snapshots += snaps.length;
-    counts.trades += trades.length;
-    counts.features += feats.length;
+    if (writes.has("snapshots")) await store.upsertSnapshots(snaps);
+    if (writes.has("trades")) await store.upsertTrades(trades);
+    if (writes.has("features")) await store.upsertFeatures(feats);
+    if (writes.has("signals")) await store.upsertSignals(sigs);
+    if (writes.has("contexts")) await store.upsertContexts(ctxs);
+    if (writes.has("ticks")) await store.recordTicks(ticks);
+    counts.snapshots += end - start;
+    counts.trades += multiples(start, end, 10);
+    counts.features += multiples(start, end, 4);
     counts.signals += sigs.length;
     counts.contexts += ctxs.length;
     counts.ticks += ticks.length;

@@ -13,16 +13,19 @@ import { MetricsRegistry } from "../../adapters/observability/metrics.ts";
 import { createLogger } from "../../adapters/observability/logger.ts";
 import { openParquetSource, ParquetSourceError } from "../../adapters/parquet_source.ts";
 import { runMigrate } from "../../runtime/migrate.ts";
-import { copyText } from "../../runtime/migrate_copy.ts";
-import { type MigrateTable, openDuckDbSource } from "../../runtime/migrate_sources.ts";
+import { copyText, MigrateWriteError, PgMigrateTarget } from "../../runtime/migrate_copy.ts";
+import type { MigrateTable } from "../../runtime/migrate_sources.ts";
 import { verifyStores } from "../../runtime/verify.ts";
+import { openDuckDbDigests, openPgDigests } from "../../runtime/verify_sql.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../helpers/assert.ts";
 import { needs, pgDatabase } from "../helpers/servers.ts";
 import { GEN_DAY, GEN_T0, generateStore, genSnapshot } from "../helpers/migrate_data.ts";
+import { migrateFile } from "../helpers/migrate_data_sql.ts";
 
 const storage = StorageFileSchema.parse({});
 const ALL = { start: 0, end: 8e15 };
-const quiet = { write: () => {}, logger: createLogger({ sink: () => {} }) };
+const logs: string[] = [];
+const quiet = { write: () => {}, logger: createLogger({ sink: (line) => logs.push(line) }) };
 
 Deno.test("copyText escapes tabs, newlines, backslashes, NULLs, arrays and bytes", () => {
   assertEquals(copyText("ticks", [["kalshi", 1n, 3]]), "kalshi\t1\t3\n");
@@ -80,20 +83,25 @@ Deno.test({
 
       let first!: Awaited<ReturnType<typeof runMigrate>>;
       await t.step("first run copies every partition with reported-row parity", async () => {
-        const source = await openDuckDbSource(path);
+        // A target trade with the key of source trade 10 (id:t10) on another day (2000-01-01):
+        // its day looks empty, the direct COPY hits the key and the partition falls back to
+        // the upsert, which moves the row to the source's content.
+        const target = new TimescaleStore({ url: db.url, config: storage, registry });
+        await target.initialize();
+        await target.close();
+        const pre = postgres(db.url, { max: 1, onnotice: () => {} });
         try {
-          first = await runMigrate({
-            source,
-            targetUrl: db.url,
-            storage,
-            range: ALL,
-            batchSize: 1_000,
-            registry,
-            ...quiet,
-          });
+          await pre.unsafe(
+            `INSERT INTO "trades" VALUES ('gen_market_00a', 'kalshi', 'id:t10', 946684800000000, 0.5, 1, 'buy', NULL, 't10')`,
+          );
         } finally {
-          await source.close();
+          await pre.end();
         }
+        first = await migrateFile(path, db.url, {
+          batchSize: 150, // ≈ 400 rows a day: several COPY batches per partition
+          registry,
+          ...quiet,
+        });
         const expected = counts.snapshots + counts.trades + counts.features + counts.signals +
           counts.contexts + counts.ticks +
           // manipulation flags: i % 3 flags per signal i (i multiple of 100)
@@ -103,21 +111,27 @@ Deno.test({
           );
         assertEquals(first.rows, expected);
         assertEquals(first.written, expected);
+        assert(
+          logs.some((l) => l.includes("direct COPY refused") && l.includes('"table":"trades"')),
+          "the trades partition did not fall back to the upsert",
+        );
         assertEquals(first.tables.find((x) => x.table === "snapshots")?.partitions, 30);
         // chronological per table
         const snaps = first.plan.filter((p) => p.table === "snapshots").map((p) => p.day);
         assertEquals(snaps, [...snaps].sort());
       });
 
-      await t.step("verify: full parity", async () => {
+      await t.step("verify: full parity (in-database digests, and the stores' own)", async () => {
+        const report = await verifyPair(path, db.url);
+        assert(report.parity, JSON.stringify(report.first));
+        assertEquals(report.tables.find((x) => x.table === "snapshots")?.target_rows, 12_000);
         const source = new DuckDbStore({ path, registry });
         const target = new TimescaleStore({ url: db.url, config: storage, poolSize: 4, registry });
         await source.initialize();
         await target.initialize();
         try {
-          const report = await verifyStores(source, target, ALL);
-          assert(report.parity, JSON.stringify(report.first));
-          assertEquals(report.tables.find((x) => x.table === "snapshots")?.target_rows, 12_000);
+          const stores = await verifyStores(source, target, ALL);
+          assert(stores.parity, JSON.stringify(stores.first));
         } finally {
           await source.close();
           await target.close();
@@ -125,26 +139,40 @@ Deno.test({
       });
 
       await t.step("a second run adds nothing", async () => {
-        const source = await openDuckDbSource(path);
-        try {
-          const again = await runMigrate({
-            source,
-            targetUrl: db.url,
-            storage,
-            range: ALL,
-            registry,
-            ...quiet,
-          });
-          assertEquals(again.rows, 0);
-          assertEquals(again.written, 0);
-          assert(again.plan.every((p) => p.done));
-        } finally {
-          await source.close();
-        }
+        const again = await migrateFile(path, db.url, { registry, ...quiet });
+        assertEquals(again.rows, 0);
+        assertEquals(again.written, 0);
+        assert(again.plan.every((p) => p.done));
       });
 
       const sql = postgres(db.url, { max: 1, onnotice: () => {} });
       try {
+        await t.step(
+          "a half-written partition (killed run) is upserted back to parity",
+          async () => {
+            const start = GEN_T0 + 5 * GEN_DAY;
+            const range = [start, start + GEN_DAY];
+            const deleted = await sql.unsafe(
+              `DELETE FROM "snapshots" WHERE "timestamp" >= $1 AND "timestamp" < $2 AND "timestamp" % 2 = 0`,
+              range,
+            );
+            assert(deleted.count > 0);
+            await sql.unsafe(
+              `DELETE FROM "migrate_progress" WHERE "table_name" = 'snapshots' AND "range_start" = $1`,
+              [start],
+            );
+            const rerun = await migrateFile(path, db.url, { batchSize: 150, registry, ...quiet });
+            const day = rerun.plan.filter((p) => !p.done);
+            assertEquals(day.map((p) => [p.table, p.range.start]), [["snapshots", start]]);
+            assertEquals(rerun.written, day[0].rows);
+            const rows = await sql.unsafe(
+              `SELECT count(*) AS n, count(DISTINCT ("market_id", "platform", "timestamp")) AS d FROM "snapshots"`,
+            );
+            assertEquals([Number(rows[0].n), Number(rows[0].d)], [12_000, 12_000]);
+            assert((await verifyPair(path, db.url)).parity);
+          },
+        );
+
         const day = new Date((GEN_T0 + 3 * GEN_DAY) / 1000).toISOString().slice(0, 10);
         const victim = await sql.unsafe(
           `SELECT "market_id", "timestamp" FROM "snapshots" WHERE "timestamp" >= $1 ORDER BY "timestamp" LIMIT 1`,
@@ -156,7 +184,7 @@ Deno.test({
             `UPDATE "snapshots" SET "last_price" = "last_price" + 0.001 WHERE "market_id" = $1 AND "timestamp" = $2`,
             [market, victim[0].timestamp],
           );
-          const report = await verifyPair(path, db.url, registry);
+          const report = await verifyPair(path, db.url);
           assert(!report.parity);
           assertEquals(report.mismatches, 1);
           assertEquals(report.first[0].table, "snapshots");
@@ -169,7 +197,7 @@ Deno.test({
             `DELETE FROM "snapshots" WHERE "market_id" = $1 AND "timestamp" = $2`,
             [market, victim[0].timestamp],
           );
-          const report = await verifyPair(path, db.url, registry);
+          const report = await verifyPair(path, db.url);
           assert(!report.parity);
           assertEquals(report.first[0].market_id, market);
           assertEquals(report.first[0].day, day);
@@ -186,13 +214,12 @@ Deno.test({
   },
 });
 
-async function verifyPair(path: string, url: string, registry: MetricsRegistry) {
-  const source = new DuckDbStore({ path, registry });
-  const target = new TimescaleStore({ url, config: storage, poolSize: 4, registry });
-  await source.initialize();
-  await target.initialize();
+/** Verify as `augur verify` does: each database hashes its own rows. */
+async function verifyPair(path: string, url: string) {
+  const source = await openDuckDbDigests(path);
+  const target = await openPgDigests(url);
   try {
-    return await verifyStores(source, target, ALL);
+    return await verifyStores(source, target, { ...ALL, concurrency: 2 });
   } finally {
     await source.close();
     await target.close();
@@ -324,3 +351,41 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "PgMigrateTarget: COPY reports its rows; a refused COPY rejects instead of hanging",
+  ...needs("postgres"),
+  fn: async () => {
+    const db = await pgDatabase();
+    try {
+      const store = new TimescaleStore({ url: db.url, config: storage });
+      await store.initialize();
+      await store.close();
+      const target = await PgMigrateTarget.open(db.url);
+      try {
+        assertEquals(await target.copyInto("ticks", "kalshi\t1\t3\nkalshi\t2\t3\n"), 2);
+        // The same key again: PostgreSQL refuses after the last byte arrived.
+        const refused = await deadline(
+          assertRejects(() => target.copyInto("ticks", "kalshi\t2\t4\n"), MigrateWriteError),
+          10_000,
+        );
+        assertMatch(refused.message, /23505|duplicate key/);
+        // The session is usable afterwards, and the upsert reports every row it wrote.
+        assertEquals(await target.writeCopy("ticks", "kalshi\t2\t5\nkalshi\t3\t5\n"), 2);
+        assertEquals(await target.count("ticks", { start: 0, end: 10 }), 3);
+      } finally {
+        await target.close();
+      }
+    } finally {
+      await db.drop();
+    }
+  },
+});
+
+function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
