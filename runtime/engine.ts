@@ -49,6 +49,9 @@ import type { CurveSet } from "../pipeline/calibration/curve.ts";
 /** Lease time-to-live inside the engine (no other replica exists to take over). */
 const ENGINE_LEASE_MS = 10 * 60_000;
 
+/** Smallest store-sink batch in the engine (500 → 2,000: 2,660 → 3,400 snapshots/s). */
+const ENGINE_SINK_BATCH = 2_000;
+
 /** Options of {@linkcode runEngine}. */
 export interface EngineOptions {
   /** `live` (default), `simulator[:seed]` or `replay:FILE`. */
@@ -251,7 +254,9 @@ export async function runEngine(
     runStoreSink(bus, store, {
       subjects,
       signal: stages.signal,
-      batchSize: config.storage.sink.batch_size,
+      // An embedded store's commit cost is mostly per statement (staging, merge): one
+      // process writes fewer, bigger commits (the delay bound still holds).
+      batchSize: Math.max(config.storage.sink.batch_size, ENGINE_SINK_BATCH),
       maxDelayMs: config.storage.sink.max_delay_ms,
       fences,
       registry,
