@@ -1,9 +1,12 @@
 /**
  * The embedded {@linkcode Store}: one DuckDB file (default `data/augur.duckdb`), created on
  * first use, safe for one writer process. Batches are appended with DuckDB's Appender
- * (vectorised data chunks) into a temporary staging table, then merged with one
- * `INSERT OR REPLACE … SELECT` on the natural key. The native addon is loaded with a dynamic
- * import in {@linkcode DuckDbStore.initialize}, so processes on TimescaleDB never load it.
+ * (vectorised data chunks) into a temporary staging table, deduped there (the last row of a
+ * key wins), then merged in one transaction: time-keyed tables (no primary key, see
+ * `duckdbSchemaStatements`) by a delete of changed rows and an insert of new ones, both
+ * joins bounded to the batch's time span; the others by `INSERT OR REPLACE` on their key.
+ * The native addon is loaded with a dynamic import in {@linkcode DuckDbStore.initialize},
+ * so processes on TimescaleDB never load it.
  *
  * @example
  * ```ts
@@ -18,13 +21,14 @@
 import type { DuckDBConnection, DuckDBInstance, DuckDBType, DuckDBValue } from "@duckdb/node-api";
 import { dirname } from "node:path";
 import { ConnectionError } from "../../config/errors.ts";
-import type { WireValue } from "./codec.ts";
+import type { TableCodec, WireValue } from "./codec.ts";
 import {
   duckdbSchemaStatements,
   STORE_SCHEMA_VERSION,
   type TableName,
   TABLES,
   type TableSpec,
+  timeKeyed,
 } from "./schema.ts";
 import {
   type QueryOperation,
@@ -54,6 +58,9 @@ const STAGED: readonly TableName[] = [
 
 /** Rows per appended data chunk (DuckDB's vector size). */
 const CHUNK_ROWS = 2048;
+
+/** Staging column holding each row's position in its batch (the last of a key wins). */
+const SEQ = "_seq";
 
 /** {@linkcode Store} on an embedded DuckDB file. */
 export class DuckDbStore extends SqlStore {
@@ -200,17 +207,40 @@ export class DuckDbStore extends SqlStore {
     );
   }
 
-  /** Append rows to the staging table and merge them into `table` (inside a transaction). */
+  /** Rows in batch order: the merge dedupes them in SQL (the last row of a key wins). */
+  protected override encodeBatch<R>(codec: TableCodec<R>, records: readonly R[]): WireValue[][] {
+    return records.map((record) => codec.encode(record));
+  }
+
+  /**
+   * Append rows to the staging table and merge them into `table` (inside a transaction):
+   * the last row of each key wins; time-keyed tables take a join merge bounded to the
+   * batch's time span (see {@linkcode mergeStatements}), the others `INSERT OR REPLACE`.
+   */
   async #merge(conn: DuckDBConnection, table: TableName, rows: readonly WireValue[][]) {
     if (rows.length === 0) return;
     const spec: TableSpec = TABLES[table];
     const stage = `stage_${table}`;
     await conn.run(`DELETE FROM "${stage}"`);
-    await this.#append(conn, stage, spec.columns, rows);
-    const select = spec.columns.map((col) =>
-      col.type === "text_array" ? `CAST(CAST("${col.name}" AS JSON) AS VARCHAR[])` : `"${col.name}"`
-    ).join(", ");
-    await conn.run(`INSERT OR REPLACE INTO "${table}" SELECT ${select} FROM "${stage}"`);
+    await this.#append(conn, stage, spec.columns, rows, { seq: true });
+    const merge = mergeStatements(spec);
+    // A key twice in one batch is rare: find out with one aggregate, and only then keep
+    // the last row of each key (a window over every batch would cost more than the merge).
+    const dupes = await conn.runAndReadAll(merge.duplicates);
+    if (Number(dupes.getRows()[0][0]) > 0) await conn.run(merge.dedupe);
+    if (merge.span) {
+      const at = spec.columns.findIndex((col) => col.name === spec.time);
+      let lo = Infinity, hi = -Infinity;
+      for (const row of rows) {
+        const t = row[at] as number;
+        if (t < lo) lo = t;
+        if (t > hi) hi = t;
+      }
+      const span = [BigInt(lo), BigInt(hi)];
+      for (const statement of merge.statements) await conn.run(statement, span);
+    } else {
+      for (const statement of merge.statements) await conn.run(statement);
+    }
     await conn.run(`DELETE FROM "${stage}"`);
   }
 
@@ -219,6 +249,7 @@ export class DuckDbStore extends SqlStore {
     stage: string,
     columns: TableSpec["columns"],
     rows: readonly WireValue[][],
+    options: { seq?: boolean } = {},
   ): Promise<void> {
     const duck = this.#duck!;
     const types: DuckDBType[] = columns.map((col) =>
@@ -232,6 +263,7 @@ export class DuckDbStore extends SqlStore {
         ? duck.BOOLEAN
         : duck.VARCHAR
     );
+    if (options.seq) types.push(duck.INTEGER);
     const appender = await conn.createAppender(stage, "main", "temp");
     try {
       for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
@@ -242,6 +274,7 @@ export class DuckDbStore extends SqlStore {
             ? part.map((r) => (r[i] === null ? null : BigInt(r[i] as number)))
             : part.map((r) => r[i] as DuckDBValue)
         );
+        if (options.seq) columnValues.push(part.map((_, i) => offset + i));
         chunk.setColumns(columnValues as DuckDBValue[][]);
         appender.appendDataChunk(chunk);
       }
@@ -278,7 +311,76 @@ function stagingDdl(spec: TableSpec): string {
         : "VARCHAR"
     }`
   );
-  return `CREATE TEMP TABLE IF NOT EXISTS "stage_${spec.name}" (${cols.join(", ")})`;
+  cols.push(`"${SEQ}" INTEGER`);
+  // Recreated per process: an older process's staging layout never lingers.
+  return `CREATE OR REPLACE TEMP TABLE "stage_${spec.name}" (${cols.join(", ")})`;
+}
+
+/** The merge of a staging table into its table. */
+interface MergePlan {
+  /** Count of keys that occur more than once in the staging table. */
+  duplicates: string;
+  /** Delete every staging row but the last of its key. */
+  dedupe: string;
+  /** Statements in order; with `span`, each takes $1/$2 = the batch's first/last time. */
+  statements: string[];
+  span: boolean;
+}
+
+const MERGES = new Map<string, MergePlan>();
+
+/**
+ * The statements merging `stage_<table>` (deduped first: the last row of each key, by the
+ * staging sequence, wins) into `<table>`:
+ *
+ * - Time-keyed tables (no primary key in DuckDB): delete the stored rows whose key is in
+ *   the batch and whose content differs, then insert the batch rows whose key is not
+ *   stored. Both joins are bounded to the batch's time span, which DuckDB's zone maps
+ *   turn into a scan of just those row groups; unchanged rows are not rewritten, so a
+ *   re-applied batch changes nothing.
+ * - Other tables: `INSERT OR REPLACE` on the primary key.
+ */
+function mergeStatements(spec: TableSpec): MergePlan {
+  const cached = MERGES.get(spec.name);
+  if (cached) return cached;
+  const q = (name: string) => `"${name}"`;
+  const table = q(spec.name);
+  const stage = q(`stage_${spec.name}`);
+  const keys = spec.key.map((k) => `s.${q(k)}`).join(", ");
+  const value = (col: TableSpec["columns"][number]) =>
+    col.type === "text_array"
+      ? `CAST(CAST(s.${q(col.name)} AS JSON) AS VARCHAR[])`
+      : `s.${q(col.name)}`;
+  const select = spec.columns.map(value).join(", ");
+  const into = `${table} (${spec.columns.map((col) => q(col.name)).join(", ")})`;
+  const plan: MergePlan = {
+    duplicates:
+      `SELECT count(*) FROM (SELECT 1 FROM ${stage} AS s GROUP BY ${keys} HAVING count(*) > 1)`,
+    dedupe: `DELETE FROM ${stage} WHERE ${q(SEQ)} NOT IN (SELECT max(s.${
+      q(SEQ)
+    }) FROM ${stage} AS s GROUP BY ${keys})`,
+    statements: [],
+    span: timeKeyed(spec),
+  };
+  if (plan.span) {
+    const match = spec.key.map((k) => `t.${q(k)} = s.${q(k)}`).join(" AND ");
+    const inSpan = `t.${q(spec.time!)} BETWEEN $1 AND $2`;
+    const rest = spec.columns.filter((col) => !spec.key.includes(col.name));
+    if (rest.length > 0) {
+      plan.statements.push(
+        `DELETE FROM ${table} AS t USING ${stage} AS s WHERE ${match} AND ${inSpan} AND (${
+          rest.map((col) => `t.${q(col.name)}`).join(", ")
+        }) IS DISTINCT FROM (${rest.map(value).join(", ")})`,
+      );
+    }
+    plan.statements.push(
+      `INSERT INTO ${into} SELECT ${select} FROM ${stage} AS s WHERE NOT EXISTS (SELECT 1 FROM ${table} AS t WHERE ${match} AND ${inSpan})`,
+    );
+  } else {
+    plan.statements.push(`INSERT OR REPLACE INTO ${into} SELECT ${select} FROM ${stage} AS s`);
+  }
+  MERGES.set(spec.name, plan);
+  return plan;
 }
 
 /** One-line error for a file that cannot be opened (lock held by another process, …). */

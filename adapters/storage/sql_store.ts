@@ -98,8 +98,20 @@ export abstract class SqlStore implements Store {
     params?: readonly WireValue[],
   ): Promise<Record<string, unknown>[]>;
 
-  /** Upsert prepared (deduped, key-sorted) rows of one table in one set-based operation. */
+  /**
+   * Upsert the rows of one table, as produced by {@linkcode SqlStore.encodeBatch}, in one
+   * set-based operation.
+   */
   protected abstract writeRows(table: TableName, rows: readonly WireValue[][]): Promise<void>;
+
+  /**
+   * Encode a batch for {@linkcode SqlStore.writeRows}. By default the rows are deduped on
+   * the key (last wins) and sorted by it, so concurrent PostgreSQL writers lock rows in
+   * the same order; a backend that dedupes in SQL may return them in batch order instead.
+   */
+  protected encodeBatch<R>(codec: TableCodec<R>, records: readonly R[]): WireValue[][] {
+    return prepareBatch(codec, records);
+  }
 
   /**
    * Upsert signals and replace their flags atomically: the signal rows, then delete the
@@ -130,7 +142,7 @@ export abstract class SqlStore implements Store {
 
   async #upsert<R>(codec: TableCodec<R>, records: readonly R[]): Promise<void> {
     if (records.length === 0) return;
-    await this.writeRows(codec.table, prepareBatch(codec, records));
+    await this.writeRows(codec.table, this.encodeBatch(codec, records));
   }
 
   upsertSnapshots(rows: readonly MarketSnapshot[]): Promise<void> {
@@ -153,7 +165,7 @@ export abstract class SqlStore implements Store {
     const last = new Map(rows.map((s) => [s.signal_id, s]));
     const ids = [...last.keys()].sort();
     const flags = prepareRows("manipulation_flags", [...last.values()].flatMap(flagRows));
-    await this.writeSignals(prepareBatch(SIGNAL_CODEC, rows), ids, flags);
+    await this.writeSignals(this.encodeBatch(SIGNAL_CODEC, rows), ids, flags);
   }
 
   async snapshotsInRange(marketId: string, range: TimeRange): Promise<MarketSnapshot[]> {

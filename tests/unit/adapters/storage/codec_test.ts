@@ -20,6 +20,52 @@ Deno.test("stableJson sorts keys at every level and round-trips numbers", () => 
   assertEquals(JSON.parse(stableJson({ x: 0.020000000000000018 })).x, 0.020000000000000018);
 });
 
+/** The sorting serializer stableJson must always agree with (its slow path, spelled out). */
+function referenceJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return "[" + value.map(referenceJson).join(",") + "]";
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return "{" +
+    keys.filter((k) => record[k] !== undefined).map((k) =>
+      JSON.stringify(k) + ":" + referenceJson(record[k])
+    ).join(",") + "}";
+}
+
+Deno.test("stableJson equals the sorting serializer on in-order and out-of-order values", () => {
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const keyPool = ["a", "b", "id", "Z", "ü", "10", "9", "0", "__proto_", "toJSONx", "é", "😀", ""];
+  const make = (depth: number): unknown => {
+    const r = rand();
+    if (depth > 3 || r < 0.3) {
+      return [0.1, -0, 1e21, 's"q', null, true, undefined, 42, NaN, "✓"][Math.floor(rand() * 10)];
+    }
+    if (r < 0.55) return Array.from({ length: Math.floor(rand() * 4) }, () => make(depth + 1));
+    const keys = keyPool.filter(() => rand() < 0.35);
+    if (rand() < 0.5) keys.sort(); // often already in order: the fast path
+    const out: Record<string, unknown> = {};
+    for (const k of keys) out[k] = make(depth + 1);
+    return out;
+  };
+  for (let i = 0; i < 3000; i++) {
+    const value = make(0);
+    assertEquals(stableJson(value), referenceJson(value), JSON.stringify(value));
+  }
+  // Values whose native serialization differs: toJSON, class instances, symbols, functions.
+  const odd = [
+    { a: new Date(0) },
+    { a: { toJSON: () => 1 } },
+    Object.assign([1], { toJSON: () => "x" }),
+    { a: Symbol("s"), b: 1 },
+    { a: () => 1, b: 1 },
+    { a: new Map([[1, 2]]) },
+    { 2: "x", 10: "y" },
+    Object.assign(Object.create(null), { b: 1, a: 2 }),
+  ];
+  for (const value of odd) assertEquals(stableJson(value), referenceJson(value));
+});
+
 Deno.test("prepareBatch dedupes on the key (last wins) and sorts by key", () => {
   const rows = prepareBatch(TICK_CODEC, [
     { platform: "polymarket", t: 2, announced: 1 },
