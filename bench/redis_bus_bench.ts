@@ -150,7 +150,7 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
     console.warn("redis bus bench skipped: redis-server not installed");
     return [];
   }
-  const count = options.quick ? 20_000 : 100_000;
+  const count = options.quick ? 20_000 : 50_000;
   const server = await startRedis();
   try {
     // Warm both paths (JIT, connections), then interleave rounds and keep each side's best:
