@@ -13,9 +13,8 @@
  * (default 50) so vectors, and signals, start within the short run even at the loads where a
  * poller manages only a few ticks — warm-up only gates emission, every snapshot is processed
  * the same. A seeded book imbalance or volume burst every 150 data seconds keeps signals,
- * hence contexts, flowing. Each load point offers load for `seconds` (15; 8 with --quick),
- * then the pollers are stopped (SIGTERM) and the pipeline is given a bounded drain (12 s;
- * 10 s with --quick).
+ * hence contexts, flowing. Each load point offers load for `seconds` (10; 8 with --quick),
+ * then the pollers are stopped (SIGTERM) and the pipeline is given a bounded drain (10 s).
  *
  * Figures (per bus and load):
  * - throughput: feature vectors stored per second (each is one snapshot through poller → bus
@@ -87,7 +86,7 @@ export interface DistributedBenchOptions {
   readonly buses?: readonly BusKind[];
   /** Offered loads in snapshots/s (default 1k, 5k, 20k; quick: 1k). */
   readonly loads?: readonly number[];
-  /** Seconds of offered load per point (default 15; quick 8). */
+  /** Seconds of offered load per point (default 10; quick 8). */
   readonly seconds?: number;
   /** Progress lines (default stderr). */
   readonly log?: (line: string) => void;
@@ -441,8 +440,8 @@ export async function run(options: DistributedBenchOptions): Promise<BenchRow[]>
   const log = options.log ?? ((line: string) => console.error(line));
   const buses = options.buses ?? (options.quick ? ["nats"] : ["nats", "redis"]);
   const loads = options.loads ?? (options.quick ? [1000] : [1000, 5000, 20_000]);
-  const seconds = options.seconds ?? (options.quick ? 8 : 15);
-  const drainMs = options.quick ? 10_000 : 12_000;
+  const seconds = options.seconds ?? (options.quick ? 8 : 10);
+  const drainMs = 10_000;
   const rows: BenchRow[] = [];
   for (const bus of buses) {
     if (!hasService(bus === "nats" ? "nats" : "redis")) {

@@ -86,7 +86,7 @@ export async function run(options: { quick: boolean }): Promise<BenchRow[]> {
   const baseline = await sourceOnly(markets, ticks);
   const throughput = await engineRun(config, markets, ticks);
   const rate = throughput.summary.snapshots / throughput.seconds;
-  const memory = await engineRun(config, tracked, options.quick ? 4 : 8);
+  const memory = await engineRun(config, tracked, options.quick ? 4 : 6);
   return [
     {
       name:
