@@ -12,9 +12,9 @@
  *   the same table definition.
  * - PostgreSQL read: latest 500 snapshots of one market among M markets × 500 rows (rows
  *   interleaved by time, as ticks write them), median ms after a warm-up; target < 5 ms.
- *   Two rows: 50 different markets (their pages come from the OS cache, not shared
- *   buffers: a cold read) and 50 reads cycling over 10 markets (warm). The EXPLAIN
- *   ANALYZE plan is printed.
+ *   Two rows: 50 markets each read once (cold: their pages are read for the first time,
+ *   from the OS cache once the table outgrows shared buffers) and 50 reads cycling over 10
+ *   markets (warm). The EXPLAIN ANALYZE plan is printed.
  *
  * PostgreSQL comes from `AUGUR_BENCH_PG_URL` (a database the bench may write to) or a fresh
  * database on the local server (tests/helpers/servers.ts `pgDatabase`). `--quick` shrinks
@@ -278,8 +278,8 @@ async function postgresRead(url: string, markets: number, perMarket: number): Pr
       pass: ms < 5,
     });
     return [
-      row("median of 50 different markets (pages not in shared buffers)", cold),
-      row("median of 50 reads over 10 markets (warm)", warm),
+      row("median of 50 markets each read once (cold)", cold),
+      row("median of 50 reads cycling over 10 markets (warm)", warm),
     ];
   } finally {
     await sql.end({ timeout: 5 });

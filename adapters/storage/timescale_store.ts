@@ -5,10 +5,14 @@
  *   inserts the schema_version row only if absent, then — when the `timescaledb` extension
  *   is available — the statements of {@linkcode timescaleStatements}; otherwise it keeps the
  *   plain tables (same keys and indexes) and logs that once per process.
- * - Upserts are set-based: `INSERT … SELECT FROM unnest($1::text[], …) ON CONFLICT (key) DO
- *   UPDATE … WHERE row IS DISTINCT FROM EXCLUDED`, rows deduped and sorted by key (no
- *   deadlocks between writers), ≤ 5 000 rows per statement (up to 4 in parallel); no client-side transactions
- *   (each statement is atomic; signals and their flags go in one statement).
+ * - Batches are deduped and sorted by key (writers lock rows in one order: no deadlocks),
+ *   split into parts of ≤ 10 000 rows, each written by one atomic statement on one of up to
+ *   4 writer connections in parallel: a binary `COPY` straight into the table (new rows,
+ *   the usual case: no text escaping or parsing, no speculative insertion), and when a key
+ *   already exists (the COPY failed whole) a `COPY` into a session-temporary staging table
+ *   merged by `INSERT … SELECT … ON CONFLICT (key) DO UPDATE … WHERE row IS DISTINCT FROM
+ *   EXCLUDED` (unchanged rows are not rewritten). No client-side transactions. Signals and
+ *   their flags go in one `unnest` statement.
  * - A lost connection surfaces as {@linkcode StoreUnavailableError} (retryable).
  *
  * @example
@@ -26,7 +30,10 @@
  */
 
 import postgres from "postgres";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { WireValue } from "./codec.ts";
+import { copyBinary } from "./pg_copy.ts";
 import {
   postgresSchemaStatements,
   sqlType,
@@ -51,14 +58,19 @@ export interface TimescaleStoreOptions extends SqlStoreOptions {
   url: string;
   /** Hypertable / compression / retention settings of `storage.toml`. */
   config: TimescaleConfig;
-  /** Pool size (`connection.pool_size` + `connection.max_overflow`; default 20). */
+  /**
+   * Connections in all (`connection.pool_size` + `connection.max_overflow`; default 20,
+   * at least 2): up to 4, half of them, write bulk batches; the rest serve the others.
+   */
   poolSize?: number;
   /** Connect timeout in seconds (`connection.pool_timeout_seconds`; default 30). */
   connectTimeoutSeconds?: number;
 }
 
-/** Rows per upsert statement. */
-const STATEMENT_ROWS = 5_000;
+/** Statement texts prepared per store (each connection prepares those it runs). */
+const PREPARED_MAX = 256;
+/** Rows per statement (a staged part stays well inside the default 8 MB temp_buffers). */
+const STATEMENT_ROWS = 10_000;
 /** Advisory lock key serialising DDL across processes ("augurddl"). */
 const DDL_LOCK = 0x6175677572646c;
 
@@ -72,20 +84,50 @@ export class TimescaleStore extends SqlStore {
   readonly #sql: Sql;
   readonly #timescale: string[];
   #hypertables = false;
-  readonly #parallel: number;
+  readonly #prepared = new Set<string>();
+  /**
+   * Single-connection clients for bulk writes, one per part in flight: a part's
+   * statements must share a session (its temporary staging table). postgres.js 3.4's
+   * `reserve()` / `begin()` would give that too, but after a dropped connection a waiting
+   * reservation is lost (the caller hangs) and a released dead connection is handed out
+   * again (the next write to its null socket crashes the process); a `max: 1` client just
+   * reconnects on its next query.
+   */
+  readonly #writers: Sql[];
+  readonly #idle: Sql[];
+  readonly #waiting: ((writer: Sql) => void)[] = [];
 
   constructor(options: TimescaleStoreOptions) {
     super(options);
     // Validate every configurable identifier before any connection or SQL.
     this.#timescale = timescaleStatements(options.config);
-    this.#parallel = Math.max(1, Math.min(4, Math.floor((options.poolSize ?? 20) / 2)));
-    this.#sql = postgres(options.url, {
-      max: options.poolSize ?? 20,
-      connect_timeout: options.connectTimeoutSeconds ?? 30,
-      idle_timeout: 60,
-      onnotice: () => {},
-      prepare: true,
-    }) as unknown as Sql;
+    const poolSize = Math.max(2, options.poolSize ?? 20);
+    // Up to 4 writer connections (half the pool), the rest for reads and other statements.
+    const writers = Math.min(4, Math.floor(poolSize / 2));
+    const connect = (max: number) =>
+      postgres(options.url, {
+        max,
+        connect_timeout: options.connectTimeoutSeconds ?? 30,
+        idle_timeout: 60,
+        onnotice: () => {},
+        prepare: true,
+      }) as unknown as Sql;
+    this.#sql = connect(poolSize - writers);
+    this.#writers = Array.from({ length: writers }, () => connect(1));
+    this.#idle = [...this.#writers];
+  }
+
+  /** Run `fn` with a writer connection of its own (waits for one to be free). */
+  async #withWriter<T>(fn: (writer: Sql) => Promise<T>): Promise<T> {
+    const writer = this.#idle.pop() ??
+      await new Promise<Sql>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await fn(writer);
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next(writer);
+      else this.#idle.push(writer);
+    }
   }
 
   /** True when the last initialize() created TimescaleDB hypertables. */
@@ -154,20 +196,20 @@ export class TimescaleStore extends SqlStore {
     sql: string,
     params: readonly WireValue[] = [],
   ): Promise<Record<string, unknown>[]> {
-    return this.timed(
-      table,
-      operation,
-      () =>
-        this.#guard(
-          table,
-          operation,
-          async () =>
-            [...await this.#sql.unsafe(sql, params as postgres.ParameterOrJSON<never>[])] as Record<
-              string,
-              unknown
-            >[],
-        ),
-    );
+    // A prepared statement skips the describe round trip and re-planning; the statement
+    // texts are a small fixed set, except range reads over a list of markets (one text per
+    // list length), hence the cap.
+    const prepare = this.#prepared.has(sql) ||
+      (this.#prepared.size < PREPARED_MAX && this.#prepared.add(sql) !== undefined);
+    return this.timed(table, operation, () =>
+      this.#guard(table, operation, async () => {
+        const result = await this.#sql.unsafe(
+          sql,
+          params as postgres.ParameterOrJSON<never>[],
+          { prepare },
+        );
+        return [...result] as Record<string, unknown>[];
+      }));
   }
 
   protected stream(
@@ -188,8 +230,10 @@ export class TimescaleStore extends SqlStore {
   }
 
   protected writeRows(table: TableName, rows: readonly WireValue[][]): Promise<void> {
-    // Each statement is atomic and idempotent; chunks of a large batch hold disjoint, sorted
-    // key ranges, so a retry after a failure part-way re-applies the batch without harm.
+    // Each part is staged and merged by one atomic, idempotent statement; parts of a large
+    // batch hold disjoint, sorted key ranges, so they never wait on each other (one per
+    // writer connection run in parallel) and a retry after a failure part-way re-applies
+    // the batch without harm.
     return this.timed(table, "upsert", () =>
       this.#guard(table, "upsert", async () => {
         const spec: TableSpec = TABLES[table];
@@ -197,18 +241,72 @@ export class TimescaleStore extends SqlStore {
         for (let i = 0; i < rows.length; i += STATEMENT_ROWS) {
           parts.push(rows.slice(i, i + STATEMENT_ROWS));
         }
-        // Disjoint sorted key ranges never wait on each other: run a few in parallel.
-        let next = 0;
-        const worker = async () => {
-          while (next < parts.length) {
-            const part = parts[next++];
-            await this.#sql.unsafe(upsertSql(spec), columnParams(spec, part));
-          }
-        };
-        await Promise.all(
-          Array.from({ length: Math.min(this.#parallel, parts.length) }, worker),
+        // After a failure, parts not yet started are skipped, and the call settles only
+        // when none of its parts is still writing (a retry never overlaps this attempt).
+        let failed = false;
+        const results = await Promise.allSettled(parts.map((part) =>
+          this.#withWriter(async (writer) => {
+            if (failed) return;
+            try {
+              await this.#writePart(writer, spec, part);
+            } catch (error) {
+              failed = true;
+              throw error;
+            }
+          })
+        ));
+        const failure = results.find((r): r is PromiseRejectedResult =>
+          r.status === "rejected"
         );
+        if (failure) throw failure.reason;
       }));
+  }
+
+  /**
+   * Write one part: binary `COPY` straight into the table (new rows, the usual case); when
+   * a key already exists (unique violation: the COPY changed nothing), `COPY` into this
+   * session's temporary staging table and merge with `INSERT … ON CONFLICT DO UPDATE`.
+   * Tables with array columns always take the staging path (arrays are staged as JSON).
+   */
+  async #writePart(
+    writer: Sql,
+    spec: TableSpec,
+    rows: readonly WireValue[][],
+  ): Promise<void> {
+    const chunks = copyBinary(spec, rows);
+    const direct = !spec.columns.some((col) => col.type === "text_array");
+    if (direct) {
+      try {
+        await this.#copy(writer, copySql(spec, { target: "table" }), chunks);
+        return;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+      }
+    }
+    await writer.unsafe(stageSql(spec));
+    await this.#copy(writer, copySql(spec), chunks);
+    await writer.unsafe(mergeSql(spec));
+  }
+
+  /** Stream `chunks` into `COPY … FROM STDIN` on the writer's connection. */
+  async #copy(writer: Sql, sql: string, chunks: Uint8Array[]): Promise<void> {
+    const query = writer.unsafe(sql);
+    // postgres.js resolves a COPY query with its stream, and once the last byte is sent
+    // it detaches the stream: a server error after that (a duplicate key found at the
+    // end) or a connection lost then settles neither. Both still pass through the
+    // query's reject function, already spent by then: listen there.
+    const hooked = query as unknown as { reject: (error: unknown) => unknown };
+    const spent = hooked.reject;
+    const failed = new Promise<never>((_, reject) => {
+      hooked.reject = (error) => {
+        reject(error);
+        return spent(error);
+      };
+    });
+    await Promise.race([
+      (async () => await pipeline(Readable.from(chunks), await query.writable()))(),
+      failed,
+    ]);
   }
 
   protected writeSignals(
@@ -236,7 +334,9 @@ export class TimescaleStore extends SqlStore {
   }
 
   async close(): Promise<void> {
-    await this.#sql.end({ timeout: 2 });
+    await Promise.all(
+      [this.#sql, ...this.#writers].map((sql) => sql.end({ timeout: 2 })),
+    );
   }
 }
 
@@ -296,6 +396,89 @@ export function arrayLiteral(
   return "{" + parts.join(",") + "}";
 }
 
+const UNIQUE_VIOLATION = "23505";
+
+const stageName = (spec: TableSpec) => `pg_temp."stage_${spec.name}"`;
+
+/**
+ * Create this session's staging table of `spec` if needed and empty it (one simple-protocol
+ * script). Array columns are staged as their JSON text.
+ *
+ * @example
+ * ```ts
+ * import { stageSql } from "./timescale_store.ts";
+ * import { TABLES } from "./schema.ts";
+ * stageSql(TABLES.ticks).startsWith('CREATE TEMP TABLE IF NOT EXISTS pg_temp."stage_ticks"'); // true
+ * ```
+ */
+export function stageSql(spec: TableSpec): string {
+  const cols = spec.columns.map((col) =>
+    `"${col.name}" ${col.type === "text_array" ? "text" : sqlType("postgres", col.type)}`
+  );
+  return `CREATE TEMP TABLE IF NOT EXISTS ${stageName(spec)} (${cols.join(", ")}); TRUNCATE ${
+    stageName(spec)
+  }`;
+}
+
+/**
+ * The binary `COPY … FROM STDIN` into the staging table of `spec` (default) or, with
+ * `target: "table"`, into the table itself.
+ *
+ * @example
+ * ```ts
+ * import { copySql } from "./timescale_store.ts";
+ * import { TABLES } from "./schema.ts";
+ * copySql(TABLES.ticks); // 'COPY pg_temp."stage_ticks" ("platform", "t", "announced") FROM STDIN (FORMAT binary)'
+ * copySql(TABLES.ticks, { target: "table" }).startsWith('COPY "ticks"'); // true
+ * ```
+ */
+export function copySql(spec: TableSpec, options: { target?: "stage" | "table" } = {}): string {
+  return `COPY ${options.target === "table" ? `"${spec.name}"` : stageName(spec)} (${
+    spec.columns.map((col) => `"${col.name}"`).join(", ")
+  }) FROM STDIN (FORMAT binary)`;
+}
+
+/**
+ * Merge the staging table of `spec` into the table: `INSERT … SELECT` with the table's
+ * `ON CONFLICT` clause (see {@linkcode upsertSql}).
+ *
+ * @example
+ * ```ts
+ * import { mergeSql } from "./timescale_store.ts";
+ * import { TABLES } from "./schema.ts";
+ * mergeSql(TABLES.ticks).includes("ON CONFLICT"); // true
+ * ```
+ */
+export function mergeSql(spec: TableSpec): string {
+  const names = spec.columns.map((col) => `"${col.name}"`);
+  return `INSERT INTO "${spec.name}" (${names.join(", ")}) SELECT ${selectList(spec)} FROM ${
+    stageName(spec)
+  } AS u ${conflictClause(spec)}`;
+}
+
+/** The select list turning staged / unnested columns `u."…"` into table columns. */
+function selectList(spec: TableSpec): string {
+  return spec.columns.map((col) =>
+    col.type === "text_array"
+      ? `ARRAY(SELECT json_array_elements_text(u."${col.name}"::json))`
+      : `u."${col.name}"`
+  ).join(", ");
+}
+
+/** `ON CONFLICT (key) DO UPDATE …` rewriting only rows whose content changed. */
+function conflictClause(spec: TableSpec): string {
+  const rest = spec.columns.filter((col) => !spec.key.includes(col.name));
+  const conflict = `ON CONFLICT (${spec.key.map((k) => `"${k}"`).join(", ")})`;
+  const action = rest.length === 0
+    ? "DO NOTHING"
+    : `DO UPDATE SET ${
+      rest.map((col) => `"${col.name}" = EXCLUDED."${col.name}"`).join(", ")
+    } WHERE (${rest.map((col) => `"${spec.name}"."${col.name}"`).join(", ")}) IS DISTINCT FROM (${
+      rest.map((col) => `EXCLUDED."${col.name}"`).join(", ")
+    })`;
+  return `${conflict} ${action}`;
+}
+
 /**
  * The set-based upsert statement of a table: one array parameter per column (numbered from
  * `offset + 1`), unnested; rows whose content is unchanged are not rewritten.
@@ -313,23 +496,9 @@ export function upsertSql(spec: TableSpec, options: { offset?: number } = {}): s
   const arrays = spec.columns.map((col, i) =>
     `$${offset + i + 1}::${col.type === "text_array" ? "text" : sqlType("postgres", col.type)}[]`
   );
-  const select = spec.columns.map((col) =>
-    col.type === "text_array"
-      ? `ARRAY(SELECT json_array_elements_text(u."${col.name}"::json))`
-      : `u."${col.name}"`
-  );
-  const rest = spec.columns.filter((col) => !spec.key.includes(col.name));
-  const conflict = `ON CONFLICT (${spec.key.map((k) => `"${k}"`).join(", ")})`;
-  const action = rest.length === 0
-    ? "DO NOTHING"
-    : `DO UPDATE SET ${
-      rest.map((col) => `"${col.name}" = EXCLUDED."${col.name}"`).join(", ")
-    } WHERE (${rest.map((col) => `"${spec.name}"."${col.name}"`).join(", ")}) IS DISTINCT FROM (${
-      rest.map((col) => `EXCLUDED."${col.name}"`).join(", ")
-    })`;
-  return `INSERT INTO "${spec.name}" (${names.join(", ")}) SELECT ${
-    select.join(", ")
-  } FROM unnest(${arrays.join(", ")}) AS u(${names.join(", ")}) ${conflict} ${action}`;
+  return `INSERT INTO "${spec.name}" (${names.join(", ")}) SELECT ${selectList(spec)} FROM unnest(${
+    arrays.join(", ")
+  }) AS u(${names.join(", ")}) ${conflictClause(spec)}`;
 }
 
 /**

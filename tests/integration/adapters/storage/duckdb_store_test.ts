@@ -1,4 +1,5 @@
 import { DuckDbStore } from "../../../../adapters/storage/duckdb_store.ts";
+import { sqlType, TABLES } from "../../../../adapters/storage/schema.ts";
 import { ConnectionError } from "../../../../config/errors.ts";
 import { MetricsRegistry } from "../../../../adapters/observability/metrics.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../../../helpers/assert.ts";
@@ -79,6 +80,52 @@ Deno.test("DuckDbStore reports a file locked by another process in one line", as
     } catch { /* already exited */ }
     await holder.status;
     await holder.stdout.cancel().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("DuckDbStore keeps upserting into a file whose snapshots table still has its primary key", async () => {
+  // Files created before the time-keyed tables lost their primary key keep it
+  // (CREATE TABLE IF NOT EXISTS): the merge must work on both layouts.
+  const dir = await Deno.makeTempDir({ prefix: "augur-duck-" });
+  const path = `${dir}/augur.duckdb`;
+  try {
+    const duck = await import("@duckdb/node-api");
+    const instance = await duck.DuckDBInstance.create(path);
+    const conn = await instance.connect();
+    const spec = TABLES.snapshots;
+    await conn.run(
+      `CREATE TABLE "snapshots" (${
+        spec.columns.map((c) =>
+          `"${c.name}" ${sqlType("duckdb", c.type)}${c.nullable ? "" : " NOT NULL"}`
+        ).join(", ")
+      }, PRIMARY KEY (${spec.key.map((k) => `"${k}"`).join(", ")}))`,
+    );
+    conn.closeSync();
+    instance.closeSync();
+
+    const store = new Probe({ path });
+    await store.initialize();
+    const batch = [snapshot("m", T0), snapshot("m", T0 + 1), snapshot("n", T0)];
+    await store.upsertSnapshots(batch);
+    await store.upsertSnapshots(batch); // re-applied: nothing changes
+    // A changed row, a new row and a key twice in one batch (the last wins).
+    await store.upsertSnapshots([
+      snapshot("m", T0 + 1, { last_price: 0.9 }),
+      snapshot("m", T0 + 2, { last_price: 0.1 }),
+      snapshot("m", T0 + 2, { last_price: 0.2 }),
+    ]);
+    assertEquals(
+      (await store.latestSnapshots("m", 10)).map((s) => [s.timestamp - T0, s.last_price]),
+      [[0, batch[0].last_price], [1, 0.9], [2, 0.2]],
+    );
+    assertEquals((await store.latestSnapshots("n", 10)).length, 1);
+    const keys = await store.raw(
+      `SELECT count(*)::INTEGER AS n FROM duckdb_constraints() WHERE table_name = 'snapshots' AND constraint_type = 'PRIMARY KEY'`,
+    );
+    assertEquals(keys[0].n, 1, "the file kept its primary key");
+    await store.close();
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -34,16 +34,23 @@ async function expectedDigests(rows: MarketSnapshot[]) {
   return memory.groupDigests({ table: "snapshots", start: T0, end: T0 + 86_400_000_000 });
 }
 
-/** Resolve once the server is executing an INSERT into snapshots. */
+/**
+ * This test database's statements writing a part of a batch into snapshots (COPY, or INSERT
+ * from staging); other databases on the server belong to other tests and benches.
+ */
+const WRITING =
+  `datname = current_database() AND state = 'active' AND (query LIKE 'INSERT INTO "snapshots"%' OR query LIKE 'COPY "snapshots"%')`;
+
+/** Resolve once the server is writing a part of a batch into snapshots. */
 async function insertRunning(url: string): Promise<void> {
   const probe = postgres(url, { max: 1, onnotice: () => {} });
   try {
     await waitFor(async () => {
       const rows = await probe.unsafe(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'INSERT INTO "snapshots"%'`,
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${WRITING}`,
       );
       return rows[0].n > 0;
-    }, { timeoutMs: 20_000, intervalMs: 5, message: "INSERT never started" });
+    }, { timeoutMs: 20_000, intervalMs: 5, message: "no write into snapshots started" });
   } finally {
     await probe.end({ timeout: 1 });
   }
@@ -128,7 +135,7 @@ Deno.test({
       }, { operation: "upsert_snapshots", backoffMs: [50], attempts: 10, registry, logger });
       await insertRunning(db.url);
       await admin.unsafe(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'INSERT INTO "snapshots"%'`,
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${WRITING}`,
       );
       await retried;
       assert(attempts >= 2, `expected a retry, saw ${attempts} attempt(s)`);

@@ -152,3 +152,65 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "TimescaleStore: awkward values land exactly by COPY and by the staging merge; a re-applied batch rewrites no row",
+  ...needs("postgres"),
+  fn: async () => {
+    const db = await pgDatabase();
+    const store = new Probe({ url: db.url, config, poolSize: 4 });
+    try {
+      await store.initialize();
+      const odd = (market: string) => [
+        snapshot(market, T0, {
+          question: 'tab\there, newline\nthere, back\\slash, "quotes", 😀 ü',
+          resolution_source: "",
+          bid: -0,
+          ask: Infinity,
+          last_price: NaN,
+          spread: 5e-324,
+          volume_24h: 1.7976931348623157e308,
+          closes_at: null,
+          raw_json: { "ключ": ["\u0001", null, 1e-7], nested: { deep: [true, false] } },
+        }),
+        snapshot(market, T0 + 1),
+      ];
+      const check = async (market: string, expected: ReturnType<typeof odd>) => {
+        const got = await store.latestSnapshots(market, 10);
+        assertEquals(got.length, expected.length);
+        got.forEach((row, i) => {
+          for (const [key, value] of Object.entries(expected[i])) {
+            const actual = (row as unknown as Record<string, unknown>)[key];
+            // Object.is tells NaN, -0 and Infinity apart; assertEquals compares the rest.
+            if (typeof value === "number") assert(Object.is(actual, value), `${key}: ${actual}`);
+            else assertEquals(actual, value, key);
+          }
+        });
+      };
+      // New rows: binary COPY straight into the table.
+      await store.upsertSnapshots(odd("odd_a"));
+      await check("odd_a", odd("odd_a"));
+      const versions = () =>
+        store.raw(
+          `SELECT "market_id", "timestamp", xmin::text AS v FROM "snapshots" ORDER BY 1, 2`,
+        );
+      const before = await versions();
+      // The same batch again: the COPY meets existing keys and the merge rewrites nothing.
+      await store.upsertSnapshots(odd("odd_a"));
+      assertEquals(await versions(), before);
+      // Existing keys plus a new market in one batch: the merge path, row by row exact.
+      const changed = odd("odd_a");
+      changed[1] = { ...changed[1], last_price: 0.75 };
+      await store.upsertSnapshots([...changed, ...odd("odd_b")]);
+      await check("odd_a", changed);
+      await check("odd_b", odd("odd_b"));
+      const after = await versions();
+      assertEquals(after[0], before[0]); // unchanged row kept its version
+      assert(after[1].v !== before[1].v, "the changed row was rewritten");
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  },
+});

@@ -1,8 +1,11 @@
 import {
+  duckdbSchemaStatements,
   postgresSchemaStatements,
   quoteIdent,
   segmentByColumns,
+  TABLES,
   tableSpec,
+  timeKeyed,
   timescaleStatements,
 } from "../../../../adapters/storage/schema.ts";
 import { upsertSql } from "../../../../adapters/storage/timescale_store.ts";
@@ -121,4 +124,19 @@ Deno.test("upsert statements are set-based (unnest) and skip unchanged rows", ()
     ),
   );
   assert(upsertSql(tableSpec("manipulation_flags")).includes("ON CONFLICT"));
+});
+
+Deno.test("DuckDB DDL: time-keyed tables carry no primary key, the others keep theirs", () => {
+  const ddl = duckdbSchemaStatements();
+  const of = (table: string) =>
+    ddl.find((s) => s.startsWith(`CREATE TABLE IF NOT EXISTS "${table}"`));
+  for (const table of ["snapshots", "features", "signals", "contexts", "ticks"] as const) {
+    assert(timeKeyed(TABLES[table]), table);
+    assert(!of(table)?.includes("PRIMARY KEY"), `${table} has no primary key`);
+  }
+  for (const table of ["trades", "manipulation_flags", "worker_state", "schema_version"] as const) {
+    assert(!timeKeyed(TABLES[table]), table);
+    assert(of(table)?.includes("PRIMARY KEY"), `${table} keeps its primary key`);
+  }
+  assert(ddl.every((s) => !s.startsWith("CREATE INDEX")), "no secondary indexes in DuckDB");
 });
