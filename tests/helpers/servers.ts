@@ -127,6 +127,8 @@ class ProcessServer implements ManagedServer {
     private readonly command: string,
     private readonly args: string[],
     private readonly user?: string,
+    /** Extra readiness probe after the port listens (PostgreSQL: recovery finished). */
+    private readonly ready?: () => Promise<boolean>,
   ) {}
 
   async start(): Promise<void> {
@@ -147,7 +149,7 @@ class ProcessServer implements ManagedServer {
       try {
         const conn = await Deno.connect({ hostname: "127.0.0.1", port: this.port });
         conn.close();
-        return true;
+        return this.ready ? await this.ready() : true;
       } catch {
         return false;
       }
@@ -274,6 +276,14 @@ export async function startPostgres(): Promise<ManagedServer> {
       "fsync=off",
     ],
     user,
+    // PostgreSQL listens while still recovering ("the database system is starting up"):
+    // ready means it accepts connections.
+    async () =>
+      (await new Deno.Command(`${PG_BIN}/pg_isready`, {
+        args: ["-q", "-h", "127.0.0.1", "-p", String(port)],
+        stdout: "null",
+        stderr: "null",
+      }).output()).success,
   );
   await server.start();
   return server;

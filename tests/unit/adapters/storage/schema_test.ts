@@ -106,11 +106,15 @@ Deno.test("plain PostgreSQL DDL is idempotent and keys signals on (signal_id, de
       s.includes(`PRIMARY KEY ("signal_id", "detected_at")`)
     ),
   );
+  // Snapshots: the key leads with (market_id, timestamp), so it serves "latest of a
+  // market" and no separate market/time index is kept.
   assert(
-    ddl.includes(
-      `CREATE INDEX IF NOT EXISTS "snapshots_market_time_idx" ON "snapshots" ("market_id", "timestamp" DESC)`,
+    ddl.some((s) =>
+      s.includes(`CREATE TABLE IF NOT EXISTS "snapshots"`) &&
+      s.includes(`PRIMARY KEY ("market_id", "timestamp", "platform")`)
     ),
   );
+  assert(!ddl.some((s) => s.includes("snapshots_market_time_idx")));
 });
 
 Deno.test("upsert statements are set-based (unnest) and skip unchanged rows", () => {
