@@ -63,12 +63,42 @@ export function materializePayloads(
   for (const message of messages) void message.payload;
 }
 
-/** The delivery's value as `kind`: the carried value when it is one, else decoded bytes. */
+/**
+ * The decoder of a payload that is not one canonical {@linkcode Kind} (a tick announcement
+ * carries a list of snapshots): identifies the carried value as the kind does, and decodes
+ * bytes from another process.
+ *
+ * @example
+ * ```ts
+ * import type { PayloadDecoder } from "./message_codec.ts";
+ * const LINES: PayloadDecoder<string[]> = {
+ *   name: "lines",
+ *   decode: (payload) => new TextDecoder().decode(payload).split("\n"),
+ * };
+ * ```
+ */
+export interface PayloadDecoder<T> {
+  readonly name: string;
+  decode(payload: Uint8Array): T;
+}
+
+/**
+ * The delivery's value as `kind`: the carried value when it is one, else decoded bytes.
+ *
+ * @example
+ * ```ts
+ * import { decodeDelivery } from "./message_codec.ts";
+ * import { encode, KINDS } from "../pipeline/canonical_json.ts";
+ * const edge = { market_a: "a", market_b: "b", relationship_type: "inverse" as const,
+ *   strength: 0.5, source: "manual" as const };
+ * decodeDelivery({ payload: encode(edge, KINDS.taxonomyEdge) }, KINDS.taxonomyEdge); // edge
+ * ```
+ */
 export function decodeDelivery<T>(
   delivery: Pick<Delivery, "payload" | "decoded">,
-  kind: Kind<T>,
+  kind: Kind<T> | PayloadDecoder<T>,
 ): T {
   const decoded = delivery.decoded;
   if (decoded !== undefined && decoded.codec === kind) return decoded.value as T;
-  return decode(delivery.payload, kind);
+  return "decode" in kind ? kind.decode(delivery.payload) : decode(delivery.payload, kind);
 }

@@ -30,7 +30,8 @@ import { calibrateSignal, type CurveSet } from "../../pipeline/calibration/curve
 import type { MarketSnapshot } from "../../pipeline/models.ts";
 import type { SingletonProcessor, SingletonStage } from "../singleton_stage.ts";
 import type { Subjects } from "../subjects.ts";
-import { decodeTickDelivery, FINAL_TICK } from "./poller_stage.ts";
+import { FINAL_TICK, TICK_MESSAGES } from "./poller_stage.ts";
+import { decodeDelivery } from "../message_codec.ts";
 import { tickMarker } from "./tick_marker.ts";
 
 const MICROS = 1_000_000;
@@ -79,7 +80,7 @@ export function divergenceStage(options: DivergenceStageOptions): SingletonStage
       if (saved) detector.loadState(state.detector);
       return Promise.resolve({
         process: (_input, delivery) => {
-          const tick = decodeTickDelivery(delivery);
+          const tick = decodeDelivery(delivery, TICK_MESSAGES);
           for (const snapshot of tick.snapshots) {
             detector.observe(snapshot);
             (state.recent[snapshot.market_id] ??= []).push({ ...snapshot, raw_json: {} });

@@ -17,11 +17,11 @@
  * ```
  * @module
  */
-import { type Delivery, HEADER, type OutgoingMessage } from "../../adapters/bus/types.ts";
+import { HEADER, type OutgoingMessage } from "../../adapters/bus/types.ts";
 import type { EventBus } from "../../adapters/bus/types.ts";
 import type { MarketSource, Tick } from "../../adapters/markets/source.ts";
 import { decode, encodeText, KINDS } from "../../pipeline/canonical_json.ts";
-import { codecMessage } from "../message_codec.ts";
+import { codecMessage, type PayloadDecoder } from "../message_codec.ts";
 import type { MarketSnapshot, Platform, SnapshotMessage } from "../../pipeline/models.ts";
 import type { Subjects } from "../subjects.ts";
 import { PoisonError } from "../partition_runner.ts";
@@ -48,15 +48,22 @@ export function encodeTickMessage(tick: TickMessage): Uint8Array {
   );
 }
 
-/** Identifies a carried {@linkcode TickMessage} value (see `DecodedPayload`). */
-const TICK_CODEC: object = Object.freeze({ name: "tick message" });
-
-/** A delivery's tick message: the value the in-process publisher carried, else the decoded payload. */
-export function decodeTickDelivery(delivery: Pick<Delivery, "payload" | "decoded">): TickMessage {
-  const decoded = delivery.decoded;
-  if (decoded !== undefined && decoded.codec === TICK_CODEC) return decoded.value as TickMessage;
-  return decodeTickMessage(delivery.payload);
-}
+/**
+ * The `augur.ticks.<platform>` payload decoder: `decodeDelivery(delivery, TICK_MESSAGES)`
+ * takes the value an in-process poller carried, else decodes the bytes.
+ *
+ * @example
+ * ```ts
+ * import { encodeTickMessage, TICK_MESSAGES } from "./poller_stage.ts";
+ * import { decodeDelivery } from "../message_codec.ts";
+ * const payload = encodeTickMessage({ platform: "kalshi", t: 1, announced: 0, snapshots: [] });
+ * decodeDelivery({ payload }, TICK_MESSAGES).t; // 1
+ * ```
+ */
+export const TICK_MESSAGES: PayloadDecoder<TickMessage> = Object.freeze({
+  name: "tick message",
+  decode: (payload: Uint8Array) => decodeTickMessage(payload),
+});
 
 /** Decode a tick message; malformed input is poison. */
 export function decodeTickMessage(payload: Uint8Array): TickMessage {
@@ -117,7 +124,7 @@ export function tickMessages(
       return payload ??= encodeTickMessage(announcement);
     },
     headers: { [HEADER.id]: `ticks:${tick.platform}:${tick.T}` },
-    decoded: { codec: TICK_CODEC, value: announcement },
+    decoded: { codec: TICK_MESSAGES, value: announcement },
   });
   return { snapshots, markers };
 }

@@ -14,7 +14,7 @@
  */
 import type { Delivery, EventBus, Subscription } from "../../adapters/bus/types.ts";
 import type { Store, TickRecord, TradeRecord } from "../../adapters/storage/types.ts";
-import { decodeTickDelivery } from "./poller_stage.ts";
+import { TICK_MESSAGES } from "./poller_stage.ts";
 import { createLogger, type Logger } from "../../adapters/observability/logger.ts";
 import { defaultRegistry, type MetricsRegistry } from "../../adapters/observability/metrics.ts";
 import { KINDS } from "../../pipeline/canonical_json.ts";
@@ -196,7 +196,7 @@ export async function runStoreSink(
           batch.contexts.push(decodeDelivery(delivery, KINDS.context));
           break;
         case "ticks": {
-          const tick = decodeTickDelivery(delivery);
+          const tick = decodeDelivery(delivery, TICK_MESSAGES);
           batch.ticks.push({ platform: tick.platform, t: tick.t, announced: tick.announced });
           break;
         }

@@ -4,8 +4,14 @@ import {
   decodeDelivery,
   materializePayloads,
 } from "../../../runtime/message_codec.ts";
-import { decode, KINDS } from "../../../pipeline/canonical_json.ts";
+import { decode, encode, KINDS } from "../../../pipeline/canonical_json.ts";
 import { MemoryBus } from "../../../adapters/bus/memory_bus.ts";
+import {
+  decodeTickMessage,
+  TICK_MESSAGES,
+  tickMessages,
+} from "../../../runtime/stages/poller_stage.ts";
+import { Subjects } from "../../../runtime/subjects.ts";
 
 const edge = {
   market_a: "a",
@@ -62,4 +68,22 @@ Deno.test("memory bus: deliveries carry the decoded value and read bytes lazily"
   }
   await reader.stop();
   await bus.close();
+});
+
+Deno.test("decodeDelivery with a PayloadDecoder: tick announcements carried in process, decoded from bytes otherwise", () => {
+  const subjects = new Subjects({ prefix: "augur", partitions: 2 });
+  const tick = { platform: "kalshi" as const, T: 1_700_000_000_000_000, messages: [] };
+  const { markers } = tickMessages(subjects, tick, new Set());
+  const announcement = markers.find((m) => m.subject === subjects.ticks("kalshi"))!;
+  const carried = decodeDelivery(announcement, TICK_MESSAGES);
+  assert(carried === announcement.decoded?.value, "carried value, not a copy");
+  assertEquals(decodeDelivery({ payload: announcement.payload }, TICK_MESSAGES), carried);
+  assertEquals(carried, { platform: "kalshi", t: tick.T, announced: 0, snapshots: [] });
+  // A carried value of another codec is not trusted: the bytes are decoded (and rejected).
+  assertThrows(() =>
+    decodeDelivery({ payload: encode(edge, KINDS.taxonomyEdge), decoded: announcement.decoded }, {
+      name: "other",
+      decode: (payload) => decodeTickMessage(payload),
+    })
+  );
 });
