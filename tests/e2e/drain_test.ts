@@ -15,6 +15,7 @@ import { needs } from "../helpers/servers.ts";
 import type { AugurProcess } from "../helpers/augur_process.ts";
 import { type BusKind, simulatedSnapshots, withStack } from "../helpers/e2e_stack.ts";
 import { logRecords, PipelineFeed } from "../helpers/pipeline_feed.ts";
+import { readToSentinel } from "../helpers/bus_sentinel.ts";
 import { HEADER } from "../../adapters/bus/types.ts";
 import { encodeText, KINDS } from "../../pipeline/canonical_json.ts";
 import { FeaturePipeline } from "../../pipeline/features.ts";
@@ -136,14 +137,10 @@ function scenario(kind: BusKind): Promise<void> {
     const seen = new Map<string, number>();
     let markers = 0;
     for (let p = 0; p < PARTITIONS; p++) {
-      const sentinel = subjects.features(p, "zz-test-sentinel");
-      await bus.publish({ subject: sentinel, payload: new Uint8Array() });
-      const reader = bus.read(subjects.partitionPattern("features", p), {
-        from: { kind: "first" },
+      const { deliveries } = await readToSentinel(bus, subjects.features(p, "zz-test-sentinel"), {
+        pattern: subjects.partitionPattern("features", p),
       });
-      const timer = setTimeout(() => void reader.stop(), 20_000);
-      for await (const d of reader) {
-        if (d.subject === sentinel) break;
+      for (const d of deliveries) {
         if (isTickMarker(d.headers)) {
           markers++;
           continue;
@@ -151,8 +148,6 @@ function scenario(kind: BusKind): Promise<void> {
         const id = d.headers[HEADER.id];
         seen.set(id, (seen.get(id) ?? 0) + 1);
       }
-      clearTimeout(timer);
-      await reader.stop();
     }
     const twice = [...seen].filter(([, n]) => n > 1);
     assertEquals(twice.length, 0, `feature messages published twice: ${twice.slice(0, 3)}`);

@@ -9,7 +9,8 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../helpers/assert.ts";
 import { waitFor } from "../helpers/wait.ts";
-import { runAugur, spawnAugur, writeConfigDir } from "../helpers/augur_process.ts";
+import { runAugur, spawnAugur } from "../helpers/augur_process.ts";
+import { engineConfigDir, replayOnceArgs } from "../helpers/engine_config.ts";
 import { readReplayFacts, watchlistToml, writeReplayFile } from "../helpers/replay_file.ts";
 import { createStore } from "../../adapters/storage/factory.ts";
 import { loadConfig } from "../../config/loader.ts";
@@ -18,15 +19,6 @@ import { decode, KINDS } from "../../pipeline/canonical_json.ts";
 
 const ALL = { start: 0, end: Number.MAX_SAFE_INTEGER };
 const ENV = { AUGUR_LOG_LEVEL: "warn", NO_COLOR: "1" };
-
-/** A config dir (the repo's files + overrides) whose DuckDB file lives in `dir`. */
-function engineConfig(dir: string, overrides: Record<string, string> = {}): Promise<string> {
-  return writeConfigDir({
-    "storage.toml": `[backend]\nkind = "duckdb"\nduckdb_path = "${dir}/engine.duckdb"\n`,
-    "observability.toml": `[metrics]\nkind = "disabled"\n[logs]\nlevel = "warn"\n`,
-    ...overrides,
-  });
-}
 
 /** The summary block the engine prints on stderr, as label → number. */
 function parseSummary(stderr: string): Map<string, number> {
@@ -63,23 +55,14 @@ Deno.test({
         seed: 5,
         failures: { "sim-09": [40, 41], "sim-10": [70] },
       });
-      const configDir = await engineConfig(dir, { "markets.toml": watchlistToml(file) });
+      const configDir = await engineConfigDir(dir, { "markets.toml": watchlistToml(file) });
       const config = await loadConfig({ dir: configDir });
       const facts = await readReplayFacts(file.path, config.engine.features);
       assertEquals(facts.ticks, file.ticks);
       assertEquals(facts.snapshots, file.polls);
       assertEquals(facts.snapshots, file.ticks / 2 * 12 - 3, "every poll but the 3 failures");
 
-      const run = await runAugur([
-        "run",
-        "engine",
-        "--source",
-        `replay:${file.path}`,
-        "--once",
-        "--json",
-        "--config",
-        configDir,
-      ], { env: ENV });
+      const run = await runAugur(replayOnceArgs(file.path, configDir), { env: ENV });
       assertEquals(run.code, 0, `exit code; stderr:\n${run.stderr.slice(-3000)}`);
       const summary = parseSummary(run.stderr);
 
@@ -140,7 +123,7 @@ Deno.test("engine: a watchlist with no active market is refused (exit 2, one lin
   const dir = await Deno.makeTempDir({ prefix: "augur-engine-cli-" });
   try {
     const file = await writeReplayFile(`${dir}/replay.ndjson`, { markets: 2, ticks: 2 });
-    const configDir = await engineConfig(dir, {
+    const configDir = await engineConfigDir(dir, {
       "markets.toml": watchlistToml(file, { inactive: ["sim-00", "sim-01"] }),
     });
     const run = await runAugur([
@@ -163,7 +146,7 @@ Deno.test("engine: a watchlist with no active market is refused (exit 2, one lin
 Deno.test("engine: an unknown --source is refused (exit 2, names it)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "augur-engine-cli-" });
   try {
-    const configDir = await engineConfig(dir);
+    const configDir = await engineConfigDir(dir);
     const run = await runAugur(
       ["run", "engine", "--once", "--source", "bogus", "--config", configDir],
       { env: ENV },
@@ -179,7 +162,7 @@ Deno.test("engine: an unknown --source is refused (exit 2, names it)", async () 
 Deno.test("engine: an unreadable replay file gives one line naming it (non-zero, no hang)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "augur-engine-cli-" });
   try {
-    const configDir = await engineConfig(dir);
+    const configDir = await engineConfigDir(dir);
     await Deno.writeTextFile(`${dir}/garbage.ndjson`, "this is not a recording\n");
     await Deno.writeFile(`${dir}/garbage.ndjson.gz`, new Uint8Array([0x1f, 0x8b, 1, 2, 3]));
     const cases: [string, string[]][] = [
@@ -208,8 +191,8 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "augur-engine-cli-" });
-    const configDir = await engineConfig(dir);
-    const firstConfig = await engineConfig(dir, {
+    const configDir = await engineConfigDir(dir);
+    const firstConfig = await engineConfigDir(dir, {
       "observability.toml": `[metrics]\nkind = "disabled"\n[logs]\nlevel = "info"\n`,
     });
     // An endless simulation: the first engine holds the file until it is stopped.

@@ -25,6 +25,8 @@ import {
   writeConfigDir,
 } from "../helpers/augur_process.ts";
 import { type ReplayFile, watchlistToml, writeReplayFile } from "../helpers/replay_file.ts";
+import { engineConfigDir, replayOnceArgs } from "../helpers/engine_config.ts";
+import { busToml, timescaleStorageToml } from "../helpers/e2e_stack.ts";
 import { createStore } from "../../adapters/storage/factory.ts";
 import { loadConfig } from "../../config/loader.ts";
 import { MetricsRegistry } from "../../adapters/observability/metrics.ts";
@@ -80,22 +82,11 @@ function engineReference(): Promise<Reference> {
       failures: { "sim-09": [60, 61] },
     });
     const markets = watchlistToml(file);
-    const configDir = await writeConfigDir({
-      "markets.toml": markets,
-      "storage.toml": `[backend]\nkind = "duckdb"\nduckdb_path = "${dir}/engine.duckdb"\n`,
-      "observability.toml": `[metrics]\nkind = "disabled"\n[logs]\nlevel = "warn"\n`,
-    });
+    const configDir = await engineConfigDir(dir, { "markets.toml": markets });
     try {
-      const engine = spawnAugur([
-        "run",
-        "engine",
-        "--source",
-        `replay:${file.path}`,
-        "--once",
-        "--json",
-        "--config",
-        configDir,
-      ], { env: { AUGUR_LOG_LEVEL: "warn" } });
+      const engine = spawnAugur(replayOnceArgs(file.path, configDir), {
+        env: { AUGUR_LOG_LEVEL: "warn" },
+      });
       const code = await engine.exit();
       assertEquals(code, 0, `engine exit code; stderr:\n${engine.stderr().slice(-3000)}`);
       const printed = engine.stdout().split("\n").filter((l) => l.trim()).sort();
@@ -126,26 +117,6 @@ function engineReference(): Promise<Reference> {
 // Distributed runs
 // ---------------------------------------------------------------------------------------
 
-function busToml(kind: "nats" | "redis", url: string): string {
-  return `[backend]
-kind = "${kind}"
-partitions = ${PARTITIONS}
-drain_timeout_seconds = 20
-[nats]
-servers = ["${url}"]
-ack_wait_seconds = 10
-[redis]
-url_env = "REDIS_URL"
-claim_idle_ms = 5000
-block_ms = 200
-[lock]
-ttl_seconds = 6
-renew_interval_seconds = 2
-wait_tick_seconds = 1
-margin_seconds = 1
-`;
-}
-
 function firstDifference(a: string[], b: string[]): string {
   const inA = a.filter((x) => !b.includes(x));
   const inB = b.filter((x) => !a.includes(x));
@@ -165,9 +136,14 @@ async function distributed(kind: "nats" | "redis", replicas: number): Promise<vo
   };
   const configDir = await writeConfigDir({
     "markets.toml": ref.markets,
-    "bus.toml": busToml(kind, server.url),
-    "storage.toml":
-      `[backend]\nkind = "timescaledb"\n[sink]\nbatch_size = 500\nmax_delay_ms = 50\n`,
+    "bus.toml": busToml(kind, server.url, {
+      partitions: PARTITIONS,
+      ackWaitSeconds: 10,
+      claimIdleMs: 5000,
+      ttlSeconds: 6,
+      renewIntervalSeconds: 2,
+    }),
+    "storage.toml": timescaleStorageToml({ batchSize: 500 }),
     "observability.toml": `[metrics]\nkind = "disabled"\n[logs]\nlevel = "info"\n`,
   });
   const processes: AugurProcess[] = [];

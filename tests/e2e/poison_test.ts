@@ -17,7 +17,8 @@ import {
   withStack,
 } from "../helpers/e2e_stack.ts";
 import { metricsPortOf, PipelineFeed, scrapeMetric } from "../helpers/pipeline_feed.ts";
-import { type Delivery, HEADER } from "../../adapters/bus/types.ts";
+import { readToSentinel } from "../helpers/bus_sentinel.ts";
+import { HEADER } from "../../adapters/bus/types.ts";
 import { encodeText, KINDS } from "../../pipeline/canonical_json.ts";
 import { Subjects } from "../../runtime/subjects.ts";
 
@@ -88,20 +89,8 @@ function scenario(kind: BusKind): Promise<void> {
       );
     }
     // The dead letters on augur.ops.dlq, up to a sentinel published now.
-    await bus.publish({
-      subject: subjects.opsDlq(),
-      payload: new Uint8Array(),
-      headers: { "Augur-Test-Sentinel": "1" },
-    });
-    const letters: Delivery[] = [];
-    const reader = bus.read(subjects.opsDlq(), { from: { kind: "first" } });
-    const timer = setTimeout(() => void reader.stop(), 15_000);
-    for await (const d of reader) {
-      if (d.headers["Augur-Test-Sentinel"]) break;
-      if (d.subject === subjects.opsDlq()) letters.push(d);
-    }
-    clearTimeout(timer);
-    await reader.stop();
+    const letters = (await readToSentinel(bus, subjects.opsDlq(), { timeoutMs: 15_000 }))
+      .deliveries.filter((d) => d.subject === subjects.opsDlq());
     for (const d of letters) {
       const original = poison.find((p) =>
         `dlq:${d.headers[HEADER.worker]}:${p.id}` === d.headers[HEADER.id]

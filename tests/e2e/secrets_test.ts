@@ -5,9 +5,9 @@
  * and /readyz of a running worker); no secret substring may appear in stdout or stderr.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { spawnAugur } from "../helpers/augur_process.ts";
+import { spawnAugur, writeConfigDir } from "../helpers/augur_process.ts";
 import { needs, startRedis } from "../helpers/servers.ts";
-import { waitFor } from "../helpers/wait.ts";
+import { waitFor, waitForSettled } from "../helpers/wait.ts";
 
 const SECRETS = ["SuperSecretPw123", "RedisSecret456", "sk-ant-TestKey789", "KalshiKey000"];
 const BASE_ENV = {
@@ -16,22 +16,6 @@ const BASE_ENV = {
   ANTHROPIC_API_KEY: "sk-ant-TestKey789",
   KALSHI_API_KEY: "KalshiKey000",
 };
-const CONFIG = new URL("../../config/", import.meta.url);
-
-/** A config dir: the repo's config with bus/storage overridden. */
-async function configDir(overrides: Record<string, string>): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "augur_secrets_" });
-  for (const entry of Deno.readDirSync(CONFIG)) {
-    if (entry.name.endsWith(".toml")) {
-      await Deno.copyFile(new URL(entry.name, CONFIG), `${dir}/${entry.name}`);
-    }
-  }
-  for (const [name, text] of Object.entries(overrides)) {
-    await Deno.writeTextFile(`${dir}/${name}`, text);
-  }
-  return dir;
-}
-
 function assertNoSecret(label: string, text: string): void {
   for (const secret of SECRETS) {
     assert(!text.includes(secret), `${label} leaks ${secret}:\n${text.slice(0, 3000)}`);
@@ -43,12 +27,10 @@ async function run(label: string, args: string[], env: Record<string, string> = 
   const p = spawnAugur(args, { env });
   let code: number;
   try {
-    code = await Promise.race([
-      p.exit(),
-      new Promise<number>((_, reject) =>
-        setTimeout(() => reject(new Error(`${label}: did not exit within 60 s`)), 60_000)
-      ),
-    ]);
+    code = await waitForSettled(p.exit(), {
+      timeoutMs: 60_000,
+      message: `${label}: did not exit within 60 s`,
+    });
   } catch (error) {
     p.kill("SIGKILL");
     await p.exit();
@@ -68,7 +50,7 @@ const REDIS_BUS = '[backend]\nkind = "redis"\n[redis]\nallow_volatile = true\n';
 const TIMESCALE = '[backend]\nkind = "timescaledb"\n';
 
 Deno.test("secrets: config check (text and --json) shows env var names, never values", async () => {
-  const dir = await configDir({ "bus.toml": REDIS_BUS, "storage.toml": TIMESCALE });
+  const dir = await writeConfigDir({ "bus.toml": REDIS_BUS, "storage.toml": TIMESCALE });
   try {
     const text = await run("config check", ["config", "check", "--config", dir]);
     assertEquals(text.code, 0);
@@ -82,7 +64,7 @@ Deno.test("secrets: config check (text and --json) shows env var names, never va
 });
 
 Deno.test("secrets: unreachable Redis (run feature, lock inspect) fails with one line, no secret", async () => {
-  const dir = await configDir({ "bus.toml": REDIS_BUS });
+  const dir = await writeConfigDir({ "bus.toml": REDIS_BUS });
   try {
     for (
       const [label, args] of [
@@ -106,7 +88,7 @@ Deno.test({
   ...needs("redis"),
   fn: async () => {
     const redis = await startRedis();
-    const dir = await configDir({ "bus.toml": REDIS_BUS, "storage.toml": TIMESCALE });
+    const dir = await writeConfigDir({ "bus.toml": REDIS_BUS, "storage.toml": TIMESCALE });
     const env = {
       ...BASE_ENV,
       REDIS_URL: redis.url.replace("redis://", "redis://:RedisSecret456@"),
@@ -118,7 +100,7 @@ Deno.test({
       assert(errorLines(store.stderr)[0].includes("PostgreSQL"), store.stderr);
 
       // A running feature worker: /metrics, /healthz, /readyz and its logs hold no secret.
-      const workerDir = await configDir({
+      const workerDir = await writeConfigDir({
         "bus.toml": REDIS_BUS,
         "storage.toml": `[backend]\nkind = "duckdb"\nduckdb_path = "${dir}/augur.duckdb"\n`,
       });

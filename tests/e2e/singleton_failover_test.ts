@@ -15,6 +15,7 @@ import { waitFor } from "../helpers/wait.ts";
 import { needs } from "../helpers/servers.ts";
 import type { AugurProcess } from "../helpers/augur_process.ts";
 import { type BusKind, withStack } from "../helpers/e2e_stack.ts";
+import { readToSentinel } from "../helpers/bus_sentinel.ts";
 import {
   expectedDedupOutput,
   FEED_T0,
@@ -155,23 +156,7 @@ async function takeoverMs(p: AugurProcess, sinceWallMs: number): Promise<number>
 
 /** Every message on `augur.signals` up to a sentinel published now. */
 async function readSignalsStream(rig: Rig): Promise<Delivery[]> {
-  const sentinel = await rig.bus.publish({
-    subject: rig.subjects.signals(),
-    payload: new Uint8Array(),
-    headers: { "Augur-Test-Sentinel": "1" },
-  });
-  const reader = rig.bus.read(rig.subjects.signals(), { from: { kind: "first" } });
-  const out: Delivery[] = [];
-  const timer = setTimeout(() => void reader.stop(), 20_000);
-  try {
-    for await (const d of reader) {
-      if (d.headers["Augur-Test-Sentinel"]) break;
-      out.push(d);
-    }
-  } finally {
-    clearTimeout(timer);
-    await reader.stop();
-  }
+  const { deliveries: out, sentinel } = await readToSentinel(rig.bus, rig.subjects.signals());
   assertEquals(
     out.length > 0 && comparePositions(out[out.length - 1].position, sentinel.position) < 0,
     true,

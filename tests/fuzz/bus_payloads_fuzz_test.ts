@@ -368,6 +368,18 @@ Deno.test("fuzz bus payloads: decode of every kind yields a faithful value or a 
   assert((tally.counts.get("DecodeError") ?? 0) > plan.cases / 4, "too few invalid cases");
 });
 
+/** `bytes` (the encoding of `valid`), or — 3 times in 4 — a mutation of its value, text or bytes. */
+function mutated(f: Fuzz, valid: unknown, bytes: Uint8Array): Uint8Array {
+  const r = f.int(4);
+  return r === 0
+    ? bytes
+    : r === 1
+    ? enc.encode(JSON.stringify(f.mutateValue(valid)) ?? "")
+    : r === 2
+    ? enc.encode(f.mutateText(dec.decode(bytes)))
+    : f.mutateBytes(bytes);
+}
+
 Deno.test("fuzz bus payloads: tick markers and tick messages decode or are poison", () => {
   const plan = fuzzPlan("tick_payloads", { seed: 0x5eed_0002, cases: 3000 });
   const f = new Fuzz(plan.seed);
@@ -376,14 +388,7 @@ Deno.test("fuzz bus payloads: tick markers and tick messages decode or are poiso
     if (i % 2 === 0) {
       const valid = { platform: f.pick(["kalshi", "polymarket"]), t: T0 + f.int(1e9) };
       const marker = tickMarker("augur.features.00.~tick", valid).payload;
-      const r = f.int(4);
-      const input = r === 0
-        ? marker
-        : r === 1
-        ? enc.encode(JSON.stringify(f.mutateValue(valid)) ?? "")
-        : r === 2
-        ? enc.encode(f.mutateText(dec.decode(marker)))
-        : f.mutateBytes(marker);
+      const input = mutated(f, valid, marker);
       const outcome = runSync(() => decodeTickMark(input), BUDGET_MS);
       if (outcome.ok) {
         assertEquals(typeof outcome.value.platform, "string");
@@ -403,14 +408,7 @@ Deno.test("fuzz bus payloads: tick markers and tick messages decode or are poiso
         snapshots: snaps,
       };
       const bytes = encodeTickMessage(valid);
-      const r = f.int(4);
-      const input = r === 0
-        ? bytes
-        : r === 1
-        ? enc.encode(JSON.stringify(f.mutateValue(valid)) ?? "")
-        : r === 2
-        ? enc.encode(f.mutateText(dec.decode(bytes)))
-        : f.mutateBytes(bytes);
+      const input = mutated(f, valid, bytes);
       const outcome = runSync(() => decodeTickMessage(input), BUDGET_MS);
       if (outcome.ok) {
         // Faithful up to -0 ≡ 0 (decodeTickMessage re-serializes snapshots): after one

@@ -12,6 +12,7 @@
 import type { Detector } from "../../pipeline/detectors/detector.ts";
 import type { FeatureVector, MarketSignal, MarketSnapshot } from "../../pipeline/models.ts";
 import { assert, assertEquals } from "./assert.ts";
+import { feature, SEC, snapshot, T0 } from "./detector_inputs.ts";
 
 /** One input tick. */
 export interface Tick {
@@ -19,6 +20,47 @@ export interface Tick {
   feature: FeatureVector;
   snapshot: MarketSnapshot;
   now: number;
+}
+
+/**
+ * Fields of one tick of {@linkcode tickSeries} (the rest are the builders' defaults).
+ *
+ * @example
+ * ```ts
+ * import type { TickFields } from "./detector_roundtrip.ts";
+ * const fields: TickFields = { feature: { bid_ask_ratio: 0.8 }, snapshot: { liquidity: 5000 } };
+ * ```
+ */
+export interface TickFields {
+  feature?: Partial<FeatureVector>;
+  snapshot?: Partial<MarketSnapshot>;
+}
+
+/**
+ * One tick of market "m1" per element of `values`, `stepSeconds` apart from T0: the feature
+ * vector and snapshot have the fields `fields(value, index)` gives, stamped with the tick time.
+ *
+ * @example
+ * ```ts
+ * import { tickSeries } from "./detector_roundtrip.ts";
+ * const ticks = tickSeries([1, 1, 4], (r) => ({ feature: { volume_ratio_1h: r } }));
+ * ```
+ */
+export function tickSeries<V>(
+  values: readonly V[],
+  fields: (value: V, index: number) => TickFields,
+  stepSeconds = 60,
+): Tick[] {
+  return values.map((v, i) => {
+    const now = T0 + i * stepSeconds * SEC;
+    const f = fields(v, i);
+    return {
+      market_id: "m1",
+      now,
+      feature: feature({ computed_at: now, ...f.feature }),
+      snapshot: snapshot({ timestamp: now, ...f.snapshot }),
+    };
+  });
 }
 
 /** Feed ticks, returning (index, signal) for each non-null output. */

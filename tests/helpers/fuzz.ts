@@ -17,6 +17,7 @@
  * @module
  */
 import { Prng } from "./prng.ts";
+import { waitForSettled } from "./wait.ts";
 
 /** Seed and case count of one fuzz file. */
 export interface FuzzPlan {
@@ -482,24 +483,18 @@ export function runSync<T>(fn: () => T, budgetMs: number): Outcome<T> {
  */
 export async function runAsync<T>(fn: () => Promise<T>, budgetMs: number): Promise<Outcome<T>> {
   const started = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`fuzz case did not settle within ${budgetMs} ms`)),
-      budgetMs,
-    );
-  });
-  try {
-    const value = await Promise.race([fn(), timeout]);
-    return { ok: true, value, ms: performance.now() - started };
-  } catch (error) {
-    if (error instanceof Error && error.message.startsWith("fuzz case did not settle")) {
-      throw error;
+  const settled = (async (): Promise<Outcome<T>> => {
+    try {
+      return { ok: true, value: await fn(), ms: 0 };
+    } catch (error) {
+      return { ok: false, error, ms: 0 };
     }
-    return { ok: false, error, ms: performance.now() - started };
-  } finally {
-    clearTimeout(timer);
-  }
+  })();
+  const outcome = await waitForSettled(settled, {
+    timeoutMs: budgetMs,
+    message: `fuzz case did not settle within ${budgetMs} ms`,
+  });
+  return { ...outcome, ms: performance.now() - started };
 }
 
 /** Error classes accepted as "typed" failures. */

@@ -19,7 +19,9 @@
  * @module
  */
 import { Recorder } from "../../adapters/markets/recorder.ts";
-import { readNdjson } from "../../adapters/markets/replay.ts";
+import { ReplaySource } from "../../adapters/markets/replay.ts";
+import { MetricsRegistry } from "../../adapters/observability/metrics.ts";
+import { createLogger } from "../../adapters/observability/logger.ts";
 import {
   DEFAULT_SCENARIO_SECONDS,
   defaultScenario,
@@ -31,9 +33,7 @@ import {
 } from "../../adapters/markets/simulator.ts";
 import type { RawResponse, WatchedMarket } from "../../adapters/markets/source.ts";
 import { type FeatureOptions, FeaturePipeline } from "../../pipeline/features.ts";
-import { normalizePoll } from "../../pipeline/normalizer.ts";
 import type { Platform } from "../../pipeline/models.ts";
-import { rawPollOf } from "../../adapters/markets/source.ts";
 
 /** Options of {@linkcode writeReplayFile}. */
 export interface ReplayFileOptions {
@@ -248,8 +248,9 @@ export interface ReplayFacts {
 }
 
 /**
- * Read a replay file line by line (no augur runtime involved) and compute the counts a
- * drained replay must report.
+ * Replay a file through {@linkcode ReplaySource} (the parser and normalizer `--source
+ * replay:FILE` uses, nothing else of the runtime) and compute the counts a drained replay
+ * must report.
  *
  * @example
  * ```ts
@@ -261,43 +262,25 @@ export async function readReplayFacts(
   path: string,
   features: Partial<FeatureOptions> = {},
 ): Promise<ReplayFacts> {
-  let header: Platform | null = null;
-  type Poll = {
-    market_id: string;
-    platform_market_id: string;
-    since: number;
-    responses: RawResponse[];
-  };
-  let pending: Poll[] = [];
   const markets = new Set<string>();
   const pipeline = new FeaturePipeline(features);
   const facts: ReplayFacts = { markets: 0, ticks: 0, snapshots: 0, features: 0 };
-  for await (const value of readNdjson(path)) {
-    const line = value as Record<string, unknown>;
-    if (line.type === "header") header = line.platform as Platform;
-    else if (line.type === "poll") pending.push(line as unknown as Poll);
-    else if (line.type === "tick") {
+  const source = new ReplaySource(path, {
+    registry: new MetricsRegistry(),
+    logger: createLogger({ sink: () => {} }),
+  });
+  try {
+    for await (const tick of source) {
       facts.ticks++;
-      const platform = (line.platform as Platform | undefined) ?? header!;
-      const T = line.T as number;
-      const messages = pending.map((p) =>
-        normalizePoll(rawPollOf(p.responses), {
-          platform,
-          marketId: p.market_id,
-          platformMarketId: p.platform_market_id,
-          fetchedAt: T,
-          now: T,
-          since: p.since,
-        })
-      ).sort((a, b) => a.snapshot.market_id < b.snapshot.market_id ? -1 : 1);
-      pending = [];
-      for (const m of messages) {
+      for (const m of tick.messages) {
         markets.add(m.snapshot.market_id);
         facts.snapshots++;
         const fv = pipeline.update(m.snapshot, { bid_depth: m.bid_depth, ask_depth: m.ask_depth });
         if (fv) facts.features++;
       }
     }
+  } finally {
+    await source.close();
   }
   facts.markets = markets.size;
   return facts;

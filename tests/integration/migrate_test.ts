@@ -4,7 +4,6 @@
  * target rows are named by (table, market, day); Parquet archives with unknown, malicious
  * or mistyped columns are rejected before anything is written.
  */
-import postgres from "postgres";
 import { parquetWriteBuffer } from "npm:hyparquet-writer@0.17.0";
 import { DuckDbStore } from "../../adapters/storage/duckdb_store.ts";
 import { TimescaleStore } from "../../adapters/storage/timescale_store.ts";
@@ -16,9 +15,10 @@ import { runMigrate } from "../../runtime/migrate.ts";
 import { copyText, MigrateWriteError, PgMigrateTarget } from "../../runtime/migrate_copy.ts";
 import type { MigrateTable } from "../../runtime/migrate_sources.ts";
 import { verifyStores } from "../../runtime/verify.ts";
-import { openDuckDbDigests, openPgDigests } from "../../runtime/verify_sql.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../helpers/assert.ts";
-import { needs, pgDatabase } from "../helpers/servers.ts";
+import { needs } from "../helpers/servers.ts";
+import { waitForSettled } from "../helpers/wait.ts";
+import { verifyPair, withMigratePair } from "../helpers/migrate_pair.ts";
 import { GEN_DAY, GEN_T0, generateStore, genSnapshot } from "../helpers/migrate_data.ts";
 import { migrateFile } from "../helpers/migrate_data_sql.ts";
 
@@ -70,12 +70,10 @@ Deno.test("copyText escapes tabs, newlines, backslashes, NULLs, arrays and bytes
 Deno.test({
   name: "migrate a generated DuckDB store: parity, idempotent rerun, verify names tampering",
   ...needs("postgres"),
-  fn: async (t) => {
-    const dir = await Deno.makeTempDir({ prefix: "augur-migrate-" });
-    const path = `${dir}/augur.duckdb`;
-    const db = await pgDatabase();
-    const registry = new MetricsRegistry();
-    try {
+  fn: (t) =>
+    withMigratePair("augur-migrate-", async (pair) => {
+      const { path, db, sql } = pair;
+      const registry = new MetricsRegistry();
       const primary = new DuckDbStore({ path, registry });
       await primary.initialize();
       const counts = await generateStore(primary, { snapshots: 12_000, days: 30, markets: 40 });
@@ -89,14 +87,9 @@ Deno.test({
         const target = new TimescaleStore({ url: db.url, config: storage, registry });
         await target.initialize();
         await target.close();
-        const pre = postgres(db.url, { max: 1, onnotice: () => {} });
-        try {
-          await pre.unsafe(
-            `INSERT INTO "trades" VALUES ('gen_market_00a', 'kalshi', 'id:t10', 946684800000000, 0.5, 1, 'buy', NULL, 't10')`,
-          );
-        } finally {
-          await pre.end();
-        }
+        await sql.unsafe(
+          `INSERT INTO "trades" VALUES ('gen_market_00a', 'kalshi', 'id:t10', 946684800000000, 0.5, 1, 'buy', NULL, 't10')`,
+        );
         first = await migrateFile(path, db.url, {
           batchSize: 150, // ≈ 400 rows a day: several COPY batches per partition
           registry,
@@ -122,7 +115,7 @@ Deno.test({
       });
 
       await t.step("verify: full parity (in-database digests, and the stores' own)", async () => {
-        const report = await verifyPair(path, db.url);
+        const report = await verifyPair(pair);
         assert(report.parity, JSON.stringify(report.first));
         assertEquals(report.tables.find((x) => x.table === "snapshots")?.target_rows, 12_000);
         const source = new DuckDbStore({ path, registry });
@@ -145,86 +138,65 @@ Deno.test({
         assert(again.plan.every((p) => p.done));
       });
 
-      const sql = postgres(db.url, { max: 1, onnotice: () => {} });
-      try {
-        await t.step(
-          "a half-written partition (killed run) is upserted back to parity",
-          async () => {
-            const start = GEN_T0 + 5 * GEN_DAY;
-            const range = [start, start + GEN_DAY];
-            const deleted = await sql.unsafe(
-              `DELETE FROM "snapshots" WHERE "timestamp" >= $1 AND "timestamp" < $2 AND "timestamp" % 2 = 0`,
-              range,
-            );
-            assert(deleted.count > 0);
-            await sql.unsafe(
-              `DELETE FROM "migrate_progress" WHERE "table_name" = 'snapshots' AND "range_start" = $1`,
-              [start],
-            );
-            const rerun = await migrateFile(path, db.url, { batchSize: 150, registry, ...quiet });
-            const day = rerun.plan.filter((p) => !p.done);
-            assertEquals(day.map((p) => [p.table, p.range.start]), [["snapshots", start]]);
-            assertEquals(rerun.written, day[0].rows);
-            const rows = await sql.unsafe(
-              `SELECT count(*) AS n, count(DISTINCT ("market_id", "platform", "timestamp")) AS d FROM "snapshots"`,
-            );
-            assertEquals([Number(rows[0].n), Number(rows[0].d)], [12_000, 12_000]);
-            assert((await verifyPair(path, db.url)).parity);
-          },
-        );
+      await t.step(
+        "a half-written partition (killed run) is upserted back to parity",
+        async () => {
+          const start = GEN_T0 + 5 * GEN_DAY;
+          const range = [start, start + GEN_DAY];
+          const deleted = await sql.unsafe(
+            `DELETE FROM "snapshots" WHERE "timestamp" >= $1 AND "timestamp" < $2 AND "timestamp" % 2 = 0`,
+            range,
+          );
+          assert(deleted.count > 0);
+          await sql.unsafe(
+            `DELETE FROM "migrate_progress" WHERE "table_name" = 'snapshots' AND "range_start" = $1`,
+            [start],
+          );
+          const rerun = await migrateFile(path, db.url, { batchSize: 150, registry, ...quiet });
+          const day = rerun.plan.filter((p) => !p.done);
+          assertEquals(day.map((p) => [p.table, p.range.start]), [["snapshots", start]]);
+          assertEquals(rerun.written, day[0].rows);
+          const rows = await sql.unsafe(
+            `SELECT count(*) AS n, count(DISTINCT ("market_id", "platform", "timestamp")) AS d FROM "snapshots"`,
+          );
+          assertEquals([Number(rows[0].n), Number(rows[0].d)], [12_000, 12_000]);
+          assert((await verifyPair(pair)).parity);
+        },
+      );
 
-        const day = new Date((GEN_T0 + 3 * GEN_DAY) / 1000).toISOString().slice(0, 10);
-        const victim = await sql.unsafe(
-          `SELECT "market_id", "timestamp" FROM "snapshots" WHERE "timestamp" >= $1 ORDER BY "timestamp" LIMIT 1`,
-          [GEN_T0 + 3 * GEN_DAY],
+      const day = new Date((GEN_T0 + 3 * GEN_DAY) / 1000).toISOString().slice(0, 10);
+      const victim = await sql.unsafe(
+        `SELECT "market_id", "timestamp" FROM "snapshots" WHERE "timestamp" >= $1 ORDER BY "timestamp" LIMIT 1`,
+        [GEN_T0 + 3 * GEN_DAY],
+      );
+      const market = String(victim[0].market_id);
+      await t.step("tamper one row: verify names (table, market, day)", async () => {
+        await sql.unsafe(
+          `UPDATE "snapshots" SET "last_price" = "last_price" + 0.001 WHERE "market_id" = $1 AND "timestamp" = $2`,
+          [market, victim[0].timestamp],
         );
-        const market = String(victim[0].market_id);
-        await t.step("tamper one row: verify names (table, market, day)", async () => {
-          await sql.unsafe(
-            `UPDATE "snapshots" SET "last_price" = "last_price" + 0.001 WHERE "market_id" = $1 AND "timestamp" = $2`,
-            [market, victim[0].timestamp],
-          );
-          const report = await verifyPair(path, db.url);
-          assert(!report.parity);
-          assertEquals(report.mismatches, 1);
-          assertEquals(report.first[0].table, "snapshots");
-          assertEquals(report.first[0].market_id, market);
-          assertEquals(report.first[0].day, day);
-          assertEquals(report.first[0].kind, "digest");
-        });
-        await t.step("delete one row: verify names it as a count mismatch", async () => {
-          await sql.unsafe(
-            `DELETE FROM "snapshots" WHERE "market_id" = $1 AND "timestamp" = $2`,
-            [market, victim[0].timestamp],
-          );
-          const report = await verifyPair(path, db.url);
-          assert(!report.parity);
-          assertEquals(report.first[0].market_id, market);
-          assertEquals(report.first[0].day, day);
-          assertEquals(report.first[0].kind, "count");
-          assertEquals(report.first[0].target_count + 1, report.first[0].source_count);
-        });
-      } finally {
-        await sql.end();
-      }
-    } finally {
-      await db.drop();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+        const report = await verifyPair(pair);
+        assert(!report.parity);
+        assertEquals(report.mismatches, 1);
+        assertEquals(report.first[0].table, "snapshots");
+        assertEquals(report.first[0].market_id, market);
+        assertEquals(report.first[0].day, day);
+        assertEquals(report.first[0].kind, "digest");
+      });
+      await t.step("delete one row: verify names it as a count mismatch", async () => {
+        await sql.unsafe(
+          `DELETE FROM "snapshots" WHERE "market_id" = $1 AND "timestamp" = $2`,
+          [market, victim[0].timestamp],
+        );
+        const report = await verifyPair(pair);
+        assert(!report.parity);
+        assertEquals(report.first[0].market_id, market);
+        assertEquals(report.first[0].day, day);
+        assertEquals(report.first[0].kind, "count");
+        assertEquals(report.first[0].target_count + 1, report.first[0].source_count);
+      });
+    }),
 });
-
-/** Verify as `augur verify` does: each database hashes its own rows. */
-async function verifyPair(path: string, url: string) {
-  const source = await openDuckDbDigests(path);
-  const target = await openPgDigests(url);
-  try {
-    return await verifyStores(source, target, { ...ALL, concurrency: 2 });
-  } finally {
-    await source.close();
-    await target.close();
-  }
-}
 
 /** A valid snapshots Parquet column set for `n` rows on GEN_T0's day. */
 function snapshotColumns(n: number) {
@@ -256,108 +228,93 @@ Deno.test({
   name:
     "migrate from Parquet: valid archive copies; unknown, malicious, mistyped columns rejected, nothing written",
   ...needs("postgres"),
-  fn: async (t) => {
-    const db = await pgDatabase();
-    const day = new Date(GEN_T0 / 1000).toISOString().slice(0, 10);
-    const registry = new MetricsRegistry();
-    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
-    const snapshotRows = async () => {
-      const exists = await sql.unsafe(`SELECT to_regclass('public.snapshots') AS t`);
-      if (exists[0].t === null) return 0;
-      return Number((await sql.unsafe(`SELECT count(*) AS n FROM "snapshots"`))[0].n);
-    };
-    const migrateDir = async (dir: string) => {
-      const source = await openParquetSource<MigrateTable>(dir);
-      try {
-        return await runMigrate({
-          source,
-          targetUrl: db.url,
-          storage,
-          range: ALL,
-          tables: ["snapshots"],
-          registry,
-          ...quiet,
-        });
-      } finally {
-        await source.close();
-      }
-    };
-    const cases: [string, (cols: ReturnType<typeof snapshotColumns>) => unknown[], RegExp][] = [
-      [
-        "extra unknown column",
-        (cols) => [...cols, { name: "extra", data: cols[0].data.map(() => "x"), type: "STRING" }],
-        /unknown column "extra"/,
-      ],
-      [
-        "malicious column name",
-        (cols) => [...cols, {
-          name: 'x"; DROP TABLE snapshots; --',
-          data: cols[0].data.map(() => "x"),
-          type: "STRING",
-        }],
-        /unknown column "x\\"; DROP TABLE snapshots; --"/,
-      ],
-      [
-        "wrong type",
-        (cols) =>
-          cols.map((c) =>
-            c.name === "last_price"
-              ? { name: "last_price", data: c.data.map(String), type: "STRING" }
-              : c
-          ),
-        /column "last_price" has Parquet type BYTE_ARRAY.*\(snapshots|snapshots \d{4}-\d{2}-\d{2}\): column "last_price"/,
-      ],
-    ];
-    try {
-      for (const [name, mutate, pattern] of cases) {
+  fn: (t) =>
+    withMigratePair("augur-parquet-", async ({ dir: root, db, sql }) => {
+      const day = new Date(GEN_T0 / 1000).toISOString().slice(0, 10);
+      const registry = new MetricsRegistry();
+      const snapshotRows = async () => {
+        const exists = await sql.unsafe(`SELECT to_regclass('public.snapshots') AS t`);
+        if (exists[0].t === null) return 0;
+        return Number((await sql.unsafe(`SELECT count(*) AS n FROM "snapshots"`))[0].n);
+      };
+      const migrateDir = async (dir: string) => {
+        const source = await openParquetSource<MigrateTable>(dir);
+        try {
+          return await runMigrate({
+            source,
+            targetUrl: db.url,
+            storage,
+            range: ALL,
+            tables: ["snapshots"],
+            registry,
+            ...quiet,
+          });
+        } finally {
+          await source.close();
+        }
+      };
+      const cases: [string, (cols: ReturnType<typeof snapshotColumns>) => unknown[], RegExp][] = [
+        [
+          "extra unknown column",
+          (cols) => [...cols, { name: "extra", data: cols[0].data.map(() => "x"), type: "STRING" }],
+          /unknown column "extra"/,
+        ],
+        [
+          "malicious column name",
+          (cols) => [...cols, {
+            name: 'x"; DROP TABLE snapshots; --',
+            data: cols[0].data.map(() => "x"),
+            type: "STRING",
+          }],
+          /unknown column "x\\"; DROP TABLE snapshots; --"/,
+        ],
+        [
+          "wrong type",
+          (cols) =>
+            cols.map((c) =>
+              c.name === "last_price"
+                ? { name: "last_price", data: c.data.map(String), type: "STRING" }
+                : c
+            ),
+          /column "last_price" has Parquet type BYTE_ARRAY.*\(snapshots|snapshots \d{4}-\d{2}-\d{2}\): column "last_price"/,
+        ],
+      ];
+      for (const [k, [name, mutate, pattern]] of cases.entries()) {
         await t.step(`${name} → rejected, nothing written`, async () => {
-          const dir = await Deno.makeTempDir({ prefix: "augur-parquet-" });
-          try {
-            // A good day first: the bad file of the next day must stop the whole run.
-            await writeParquet(dir, "snapshots", day, snapshotColumns(50));
-            const bad = mutate(snapshotColumns(50)).map((c) => {
-              const col = c as { name: string; data: unknown[] };
-              return col.name === "timestamp"
-                ? { ...col, data: col.data.map((x) => (x as bigint) + BigInt(GEN_DAY)) }
-                : col;
-            });
-            const next = new Date((GEN_T0 + GEN_DAY) / 1000).toISOString().slice(0, 10);
-            await writeParquet(dir, "snapshots", next, bad);
-            const error = await assertRejects(() => migrateDir(dir), ParquetSourceError);
-            assertMatch(error.message, pattern);
-            assertMatch(error.message, new RegExp(next));
-            assertEquals(await snapshotRows(), 0);
-          } finally {
-            await Deno.remove(dir, { recursive: true });
-          }
+          const dir = `${root}/case-${k}`;
+          // A good day first: the bad file of the next day must stop the whole run.
+          await writeParquet(dir, "snapshots", day, snapshotColumns(50));
+          const bad = mutate(snapshotColumns(50)).map((c) => {
+            const col = c as { name: string; data: unknown[] };
+            return col.name === "timestamp"
+              ? { ...col, data: col.data.map((x) => (x as bigint) + BigInt(GEN_DAY)) }
+              : col;
+          });
+          const next = new Date((GEN_T0 + GEN_DAY) / 1000).toISOString().slice(0, 10);
+          await writeParquet(dir, "snapshots", next, bad);
+          const error = await assertRejects(() => migrateDir(dir), ParquetSourceError);
+          assertMatch(error.message, pattern);
+          assertMatch(error.message, new RegExp(next));
+          assertEquals(await snapshotRows(), 0);
         });
       }
       await t.step("a valid archive is copied", async () => {
-        const dir = await Deno.makeTempDir({ prefix: "augur-parquet-" });
-        try {
-          await writeParquet(dir, "snapshots", day, snapshotColumns(50));
-          const report = await migrateDir(dir);
-          assertEquals(report.written, 50);
-          assertEquals(await snapshotRows(), 50);
-          const again = await migrateDir(dir);
-          assertEquals(again.written, 0);
-        } finally {
-          await Deno.remove(dir, { recursive: true });
-        }
+        const dir = `${root}/valid`;
+        await writeParquet(dir, "snapshots", day, snapshotColumns(50));
+        const report = await migrateDir(dir);
+        assertEquals(report.written, 50);
+        assertEquals(await snapshotRows(), 50);
+        const again = await migrateDir(dir);
+        assertEquals(again.written, 0);
       });
-    } finally {
-      await sql.end();
-      await db.drop();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "PgMigrateTarget: COPY reports its rows; a refused COPY rejects instead of hanging",
   ...needs("postgres"),
-  fn: async () => {
-    const db = await pgDatabase();
-    try {
+  fn: () =>
+    withMigratePair("augur-migrate-target-", async ({ db }) => {
       const store = new TimescaleStore({ url: db.url, config: storage });
       await store.initialize();
       await store.close();
@@ -365,9 +322,9 @@ Deno.test({
       try {
         assertEquals(await target.copyInto("ticks", "kalshi\t1\t3\nkalshi\t2\t3\n"), 2);
         // The same key again: PostgreSQL refuses after the last byte arrived.
-        const refused = await deadline(
+        const refused = await waitForSettled(
           assertRejects(() => target.copyInto("ticks", "kalshi\t2\t4\n"), MigrateWriteError),
-          10_000,
+          { timeoutMs: 10_000, message: "no answer to the refused COPY within 10 s (hung)" },
         );
         assertMatch(refused.message, /23505|duplicate key/);
         // The session is usable afterwards, and the upsert reports every row it wrote.
@@ -376,16 +333,5 @@ Deno.test({
       } finally {
         await target.close();
       }
-    } finally {
-      await db.drop();
-    }
-  },
+    }),
 });
-
-function deadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}

@@ -5,16 +5,13 @@
  * manipulation flags — after a real `augur migrate`; and each subtle change in the target
  * (one that a sloppier canonical form would miss) is named by (table, market, day).
  */
-import postgres from "postgres";
 import { DuckDbStore } from "../../adapters/storage/duckdb_store.ts";
 import { MetricsRegistry } from "../../adapters/observability/metrics.ts";
-import { type VerifyReport, verifyStores } from "../../runtime/verify.ts";
-import { openDuckDbDigests, openPgDigests } from "../../runtime/verify_sql.ts";
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { needs, pgDatabase } from "../helpers/servers.ts";
+import { needs } from "../helpers/servers.ts";
+import { verifyPair, withMigratePair } from "../helpers/migrate_pair.ts";
 import { migrateFile } from "../helpers/migrate_data_sql.ts";
 
-const ALL = { start: 0, end: 8e15 };
 const T = Date.UTC(2026, 2, 1) * 1000; // 2026-03-01
 
 /** Awkward texts (SQL expressions valid in DuckDB and PostgreSQL). */
@@ -53,12 +50,9 @@ const DOUBLES = [
 Deno.test({
   name: "SQL digests: DuckDB and PostgreSQL agree on awkward rows; subtle changes are named",
   ...needs("postgres"),
-  fn: async (t) => {
-    const dir = await Deno.makeTempDir({ prefix: "augur-verify-sql-" });
-    const path = `${dir}/augur.duckdb`;
-    const db = await pgDatabase();
-    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
-    try {
+  fn: (t) =>
+    withMigratePair("augur-verify-sql-", async (pair) => {
+      const { path, db, sql } = pair;
       const store = new DuckDbStore({ path, registry: new MetricsRegistry() });
       await store.initialize();
       await store.close();
@@ -67,7 +61,7 @@ Deno.test({
       assert((await migrateFile(path, db.url)).rows > 0);
 
       await t.step("full parity after the migration", async () => {
-        const report = await verify(path, db.url);
+        const report = await verifyPair(pair);
         assert(report.parity, JSON.stringify(report.first));
         const rows = Object.fromEntries(report.tables.map((x) => [x.table, x.target_rows]));
         assertEquals(rows, {
@@ -132,7 +126,7 @@ Deno.test({
         await t.step(`${what}: named as (${table}, ${market}, 2026-03-01)`, async () => {
           const changed = await sql.unsafe(change);
           assertEquals(changed.count, 1, `the change touched ${changed.count} rows`);
-          const report = await verify(path, db.url);
+          const report = await verifyPair(pair);
           assertEquals(report.mismatches, 1, JSON.stringify(report.first));
           const m = report.first[0];
           assertEquals([m.table, m.market_id, m.day, m.kind], [
@@ -142,27 +136,11 @@ Deno.test({
             "digest",
           ]);
           await sql.unsafe(undo);
-          assert((await verify(path, db.url)).parity, `undo of "${what}" did not restore parity`);
+          assert((await verifyPair(pair)).parity, `undo of "${what}" did not restore parity`);
         });
       }
-    } finally {
-      await sql.end();
-      await db.drop();
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+    }),
 });
-
-async function verify(path: string, url: string): Promise<VerifyReport> {
-  const source = await openDuckDbDigests(path);
-  const target = await openPgDigests(url);
-  try {
-    return await verifyStores(source, target, { ...ALL, concurrency: 2 });
-  } finally {
-    await source.close();
-    await target.close();
-  }
-}
 
 /** Insert the awkward rows into the DuckDB store file with plain SQL. */
 async function fillAwkward(path: string): Promise<void> {

@@ -18,9 +18,10 @@ import type {
   SignalContext,
   SnapshotMessage,
 } from "../../../pipeline/models.ts";
+import { REFERENCE_CONTEXT_JSON } from "./signal_fixtures.ts";
 
-const REFERENCE =
-  `{"signal":{"signal_id":"0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b","market_id":"kalshi_fed","platform":"kalshi","signal_type":"volume_spike","magnitude":0.25,"direction":1,"confidence":0.25,"fdr_adjusted":false,"detected_at":"2026-03-15T12:00:07Z","window_seconds":3600,"liquidity_tier":"mid","manipulation_flags":["thin_book_during_move"],"related_market_ids":["kalshi_fed_holds"],"raw_features":{"calibration_provenance":"volume_spike_ewma_z_v1@identity_v0","ewma_mean":2.0,"ewma_std":1e-06,"volume_ratio_1h":1.0,"z_score":3.15},"schema_version":"1.0.0"},"market_question":"Will the Fed cut in June?","resolution_criteria":"","resolution_source":"Fed","closes_at":"2026-06-15T18:00:00Z","related_markets":[{"market_id":"kalshi_fed_holds","question":"Hold?","current_price":0.44,"delta_24h":-0.023543,"volume_24h":85000.0,"relationship_type":"inverse","relationship_strength":0.9}],"investigation_prompts":["Check FOMC calendar."],"interpretation_mode":"deterministic","schema_version":"1.0.0"}`;
+/** The DOMAIN §14 reference vector. */
+const REFERENCE = REFERENCE_CONTEXT_JSON;
 
 const us = (iso: string) => Date.parse(iso) * 1000;
 

@@ -6,6 +6,7 @@
  * replay file in about two runs out of three, and ignored SIGTERM).
  */
 import { assertEquals } from "../../helpers/assert.ts";
+import { waitForSettled } from "../../helpers/wait.ts";
 import { MemoryBus } from "../../../adapters/bus/memory_bus.ts";
 import { MemoryLock, MemoryLockStore } from "../../../adapters/lock/memory_lock.ts";
 import type { DistributedLock } from "../../../adapters/lock/types.ts";
@@ -19,31 +20,38 @@ import { runSingletonStage } from "../../../runtime/singleton_stage.ts";
 const quiet = createLogger({ sink: () => {} });
 const LEASE = { ttlMs: 2000, renewIntervalMs: 200, marginMs: 100, waitTickMs: 20 };
 
-/** A promise that the test resolves, and one that resolves when `gate` is first awaited. */
+/**
+ * A gate the runner awaits while it starts, and the drain: `drain(running)` waits until the
+ * runner reached the gate, aborts (the drain starts), opens the gate, and resolves with what
+ * the runner returned — failing the test when the runner does not stop within 3 s.
+ */
 function gate() {
   let open!: () => void;
   let reached!: () => void;
   const opened = new Promise<void>((r) => open = r);
   const wasReached = new Promise<void>((r) => reached = r);
+  const abort = new AbortController();
   return {
-    open,
-    reached: wasReached,
+    signal: abort.signal,
     wait: () => {
       reached();
       return opened;
     },
+    drain: async <T>(running: Promise<T>): Promise<T> => {
+      await wasReached;
+      abort.abort();
+      open();
+      return await waitForSettled(running, {
+        timeoutMs: 3000,
+        message: "the runner did not stop within 3 s of the drain (hung)",
+      });
+    },
   };
 }
 
-/** Resolve with `promise`'s value, or "hung" after `ms`. */
-async function within<T>(promise: Promise<T>, ms = 3000): Promise<T | "hung"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hung = new Promise<"hung">((r) => timer = setTimeout(() => r("hung"), ms));
-  try {
-    return await Promise.race([promise, hung]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** The runner options every case shares, drained through `signal`. */
+function runnerOptions(signal: AbortSignal) {
+  return { replicaId: "r", signal, lease: LEASE, registry: new MetricsRegistry(), logger: quiet };
 }
 
 async function bus() {
@@ -62,7 +70,6 @@ Deno.test("partition runner: a drain that starts while the checkpoint loads stop
     },
     save: () => Promise.resolve(),
   };
-  const abort = new AbortController();
   const running = runPartitions(
     b,
     new MemoryLock({ store: new MemoryLockStore() }),
@@ -72,19 +79,9 @@ Deno.test("partition runner: a drain that starts while the checkpoint loads stop
       inputSubject: (p) => `augur.in.${p}.>`,
       open: () => Promise.resolve({ process: () => [], checkpoint: () => new Uint8Array() }),
     },
-    {
-      partitions: [0],
-      replicaId: "r",
-      signal: abort.signal,
-      lease: LEASE,
-      registry: new MetricsRegistry(),
-      logger: quiet,
-    },
+    { partitions: [0], ...runnerOptions(g.signal) },
   );
-  await g.reached;
-  abort.abort();
-  g.open();
-  assertEquals(await within(running), undefined);
+  assertEquals(await g.drain(running), undefined);
   await b.close();
 });
 
@@ -93,7 +90,6 @@ Deno.test("singleton stage: a drain that starts while the stage opens stops it",
   const store = new MemoryStore();
   await store.initialize();
   const g = gate();
-  const abort = new AbortController();
   const running = runSingletonStage(
     b,
     new MemoryLock({ store: new MemoryLockStore() }),
@@ -107,18 +103,9 @@ Deno.test("singleton stage: a drain that starts while the stage opens stops it",
         return { process: () => [], checkpoint: () => new Uint8Array() };
       },
     },
-    {
-      replicaId: "r",
-      signal: abort.signal,
-      lease: LEASE,
-      registry: new MetricsRegistry(),
-      logger: quiet,
-    },
+    runnerOptions(g.signal),
   );
-  await g.reached;
-  abort.abort();
-  g.open();
-  assertEquals(await within(running), "drained");
+  assertEquals(await g.drain(running), "drained");
   await b.close();
   await store.close();
 });
@@ -138,24 +125,13 @@ Deno.test("singleton: a drain that starts while the lock is being acquired stops
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
-  const abort = new AbortController();
   let sawAbort = false;
   const running = runSingleton(lock, async (active) => {
     if (!active.signal.aborted) {
       await new Promise((r) => active.signal.addEventListener("abort", r, { once: true }));
     }
     sawAbort = active.signal.aborted;
-  }, {
-    kind: "x",
-    replicaId: "r",
-    signal: abort.signal,
-    lease: LEASE,
-    registry: new MetricsRegistry(),
-    logger: quiet,
-  });
-  await g.reached;
-  abort.abort();
-  g.open();
-  assertEquals(await within(running), "drained");
+  }, { kind: "x", ...runnerOptions(g.signal) });
+  assertEquals(await g.drain(running), "drained");
   assertEquals(sawAbort, true);
 });

@@ -4,6 +4,7 @@
  * many headers and garbage bytes do not crash it (it keeps serving afterwards).
  */
 import { assert, assertEquals } from "../../../helpers/assert.ts";
+import { waitForSettled } from "../../../helpers/wait.ts";
 import { startObservabilityServer } from "../../../../adapters/observability/http_server.ts";
 import { MetricsRegistry } from "../../../../adapters/observability/metrics.ts";
 import { createLogger } from "../../../../adapters/observability/logger.ts";
@@ -38,15 +39,12 @@ async function raw(port: number, bytes: Uint8Array): Promise<string> {
       // the server may close early on an oversized request
     }
     const buf = new Uint8Array(65536);
-    const timer = setTimeout(() => conn.close(), 2000);
     let out = "";
     try {
-      const n = await conn.read(buf);
+      const n = await waitForSettled(conn.read(buf), { timeoutMs: 2000, message: "no answer" });
       if (n) out = new TextDecoder().decode(buf.subarray(0, n));
     } catch {
-      // reset / closed
-    } finally {
-      clearTimeout(timer);
+      // reset / closed / no answer within 2 s (the read ends when the connection closes below)
     }
     return out;
   } finally {

@@ -13,7 +13,7 @@ import {
   assertRejects,
   assertThrows,
 } from "../../../helpers/assert.ts";
-import { waitFor } from "../../../helpers/wait.ts";
+import { waitFor, waitForSettled, WaitTimeoutError } from "../../../helpers/wait.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -157,13 +157,9 @@ Deno.test("memory bus: a full consumer blocks the publisher (backpressure), neve
   const { bus } = newBus({ capacity: 4 });
   const sub = bus.subscribe("augur.signals", "slow");
   for (let i = 0; i < 4; i++) await bus.publish(msg("augur.signals", String(i)));
-  let fifthDone = false;
-  const fifth = bus.publish(msg("augur.signals", "4")).then((a) => {
-    fifthDone = true;
-    return a;
-  });
-  await new Promise((r) => setTimeout(r, 10));
-  assert(!fifthDone, "publisher must block while the consumer's backlog is full");
+  const fifth = bus.publish(msg("augur.signals", "4"));
+  // The publisher must block while the consumer's backlog is full: not settled within 10 ms.
+  await assertRejects(() => waitForSettled(fifth, { timeoutMs: 10 }), WaitTimeoutError);
   const got: Delivery[] = [];
   for await (const d of sub) {
     got.push(d);

@@ -1,4 +1,5 @@
 import { assert, assertEquals, assertThrows } from "../../../helpers/assert.ts";
+import { FakeLockClock } from "../../../helpers/fake_lock_clock.ts";
 import { waitFor } from "../../../helpers/wait.ts";
 import { MemoryLock, MemoryLockStore } from "../../../../adapters/lock/memory_lock.ts";
 import {
@@ -6,19 +7,9 @@ import {
   LeaseKeeper,
   type LeaseLostReason,
 } from "../../../../adapters/lock/lease_keeper.ts";
-import type { DistributedLock, Lease, LockClock } from "../../../../adapters/lock/types.ts";
+import type { DistributedLock, Lease } from "../../../../adapters/lock/types.ts";
 import { MetricsRegistry } from "../../../../adapters/observability/metrics.ts";
 import { createLogger } from "../../../../adapters/observability/logger.ts";
-
-class FakeClock implements LockClock {
-  t = 0;
-  now(): number {
-    return 1_700_000_000_000 + this.t;
-  }
-  monotonic(): number {
-    return this.t;
-  }
-}
 
 const quiet = createLogger({ component: "lock-test", sink: () => {} });
 
@@ -62,7 +53,7 @@ Deno.test("leaseDeadline = last renew send time + ttl − margin", () => {
 });
 
 Deno.test("lease keeper: renewals move the deadline from their SEND time", async () => {
-  const clock = new FakeClock();
+  const clock = new FakeLockClock();
   const lock = new MemoryLock({ clock });
   const lease = await lock.acquire("dedup", "a", { ttlMs: 3000 });
   assert(lease);
@@ -85,7 +76,7 @@ Deno.test("lease keeper: renewals move the deadline from their SEND time", async
 });
 
 Deno.test("lease keeper: unreachable backend → stops at the local deadline, before the TTL", async () => {
-  const clock = new FakeClock();
+  const clock = new FakeLockClock();
   const registry = new MetricsRegistry();
   const store = new MemoryLockStore();
   const flaky = new FlakyLock(new MemoryLock({ store, clock }));
@@ -120,7 +111,7 @@ Deno.test("lease keeper: unreachable backend → stops at the local deadline, be
 });
 
 Deno.test("lease keeper: backend says lost → onLost('lost') once", async () => {
-  const clock = new FakeClock();
+  const clock = new FakeLockClock();
   const lock = new MemoryLock({ clock });
   const lease = await lock.acquire("dedup", "a", { ttlMs: 3000 });
   assert(lease);

@@ -1,23 +1,10 @@
 import { assert, assertEquals, assertThrows } from "../../../helpers/assert.ts";
+import { FakeLockClock } from "../../../helpers/fake_lock_clock.ts";
 import { MemoryLock, MemoryLockStore } from "../../../../adapters/lock/memory_lock.ts";
-import { type LockClock, LockError } from "../../../../adapters/lock/types.ts";
-
-/** A clock the test moves by hand. */
-class FakeClock implements LockClock {
-  t = 0;
-  now(): number {
-    return 1_700_000_000_000 + this.t;
-  }
-  monotonic(): number {
-    return this.t;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
+import { LockError } from "../../../../adapters/lock/types.ts";
 
 function setup() {
-  const clock = new FakeClock();
+  const clock = new FakeLockClock();
   const store = new MemoryLockStore();
   return { clock, store, a: new MemoryLock({ store, clock }), b: new MemoryLock({ store, clock }) };
 }

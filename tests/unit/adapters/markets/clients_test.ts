@@ -5,28 +5,20 @@ import {
   assertRejects,
 } from "../../../helpers/assert.ts";
 import { fixture, haveFixtures, startFakeHttp } from "../../../helpers/fake_http.ts";
+import { kalshiAt, polymarketAt } from "../../../helpers/fake_market_clients.ts";
 import { VirtualClock } from "../../../../adapters/markets/clock.ts";
 import { NotFoundError, RetryExhaustedError } from "../../../../adapters/markets/http.ts";
-import { PolymarketClient } from "../../../../adapters/markets/polymarket_client.ts";
-import { KalshiClient } from "../../../../adapters/markets/kalshi_client.ts";
 import { LivePollerSource } from "../../../../adapters/markets/poller.ts";
 import { rawPollOf, type Tick } from "../../../../adapters/markets/source.ts";
 import { normalizePoll } from "../../../../pipeline/normalizer.ts";
 import { MetricsRegistry } from "../../../../adapters/observability/metrics.ts";
+import { createLogger } from "../../../../adapters/observability/logger.ts";
 import { ConfigError } from "../../../../config/errors.ts";
 import type { SchedulerEvent } from "../../../../pipeline/scheduler.ts";
 
 const NO_FIXTURES = !haveFixtures();
 const why = NO_FIXTURES ? " (SKIPPED: ../shared/fixtures/markets absent)" : "";
-const silent = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
+const silent = createLogger({ sink: () => {} });
 // deno-lint-ignore no-explicit-any
 const load = (p: string): any => JSON.parse(Deno.readTextFileSync(fixture(p)));
 const T0 = Date.UTC(2026, 1, 13, 0, 5); // ms
@@ -36,15 +28,7 @@ const BOOK = "polymarket/clob_ws_book_snapshot_full_depth_captured.json";
 const TRADES = "polymarket/data_api_trades_2026-02-07.json";
 
 function polymarket(url: string, clock: VirtualClock, registry = new MetricsRegistry()) {
-  return new PolymarketClient({
-    gammaUrl: url,
-    clobUrl: url,
-    dataUrl: url,
-    clock,
-    registry,
-    logger: silent,
-    http: { random: () => 0, timeoutMs: 300 },
-  });
+  return polymarketAt(url, { clock, registry, http: { random: () => 0, timeoutMs: 300 } });
 }
 
 Deno.test(`polymarket client: real Gamma/CLOB/Data-API bodies → snapshot${why}`, {
@@ -187,16 +171,13 @@ Deno.test(`kalshi client: real v2 bodies → snapshot in probabilities, key lazi
     }, { ticker });
     const clock = new VirtualClock(Date.UTC(2026, 9, 6, 6, 40));
     let reads = 0;
-    const client = new KalshiClient({
-      baseUrl: `${server.url}/trade-api/v2`,
+    const client = kalshiAt(`${server.url}/trade-api/v2`, {
       apiKeyEnv: "TEST_KALSHI_KEY",
       env: (name) => {
         reads++;
         return name === "TEST_KALSHI_KEY" ? "sekrit-key-123" : undefined;
       },
       clock,
-      registry: new MetricsRegistry(),
-      logger: silent,
     });
     assertEquals(reads, 0); // lazy
     const since = Date.UTC(2026, 9, 6, 6, 38) * 1000;
@@ -233,13 +214,7 @@ Deno.test(`kalshi client: real v2 bodies → snapshot in probabilities, key lazi
 Deno.test("kalshi client: missing key with requireKey ⇒ ConfigError; book errors ⇒ no book", async () => {
   const server = startFakeHttp();
   try {
-    const strict = new KalshiClient({
-      baseUrl: server.url,
-      requireKey: true,
-      env: () => undefined,
-      registry: new MetricsRegistry(),
-      logger: silent,
-    });
+    const strict = kalshiAt(server.url, { requireKey: true });
     await assertRejects(
       () => strict.fetchPoll({ id: "k", platform: "kalshi", platform_market_id: "T" }, 0),
       ConfigError,
@@ -260,14 +235,7 @@ Deno.test("kalshi client: missing key with requireKey ⇒ ConfigError; book erro
     server.route("/markets/T/orderbook", { status: 500 });
     server.route("/markets/trades", { json: { trades: [] } });
     const clock = new VirtualClock(T0);
-    const client = new KalshiClient({
-      baseUrl: server.url,
-      env: () => undefined,
-      clock,
-      registry: new MetricsRegistry(),
-      logger: silent,
-      http: { random: () => 0 },
-    });
+    const client = kalshiAt(server.url, { clock, http: { random: () => 0 } });
     const poll = await client.fetchPoll(
       { id: "k", platform: "kalshi", platform_market_id: "T" },
       0,
@@ -299,15 +267,7 @@ Deno.test("live poller: failures demote, then remove with market_unreachable; ti
     const clock = new VirtualClock(T0);
     const events: SchedulerEvent[] = [];
     const source = new LivePollerSource({
-      client: new PolymarketClient({
-        gammaUrl: server.url,
-        clobUrl: server.url,
-        dataUrl: server.url,
-        clock,
-        registry: new MetricsRegistry(),
-        logger: silent,
-        http: { random: () => 0, maxRetries: 1 },
-      }),
+      client: polymarketAt(server.url, { clock, http: { random: () => 0, maxRetries: 1 } }),
       markets: [
         { id: "bad", platform: "polymarket", platform_market_id: "0xbad" },
         { id: "ok", platform: "polymarket", platform_market_id: "0xok" },

@@ -10,16 +10,9 @@ import {
   RetryExhaustedError,
 } from "../../../../adapters/markets/http.ts";
 import { MetricsRegistry } from "../../../../adapters/observability/metrics.ts";
+import { createLogger } from "../../../../adapters/observability/logger.ts";
 
-const silent = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
+const silent = createLogger({ sink: () => {} });
 
 function client(
   clock: VirtualClock,

@@ -1,24 +1,16 @@
 import { assert, assertEquals } from "../../../helpers/assert.ts";
 import { fixture, haveFixtures, startFakeHttp } from "../../../helpers/fake_http.ts";
+import { kalshiAt, polymarketAt } from "../../../helpers/fake_market_clients.ts";
 import { VirtualClock } from "../../../../adapters/markets/clock.ts";
-import { KalshiClient } from "../../../../adapters/markets/kalshi_client.ts";
-import { PolymarketClient } from "../../../../adapters/markets/polymarket_client.ts";
-import { LivePollerSource } from "../../../../adapters/markets/poller.ts";
+import { type LivePollerOptions, LivePollerSource } from "../../../../adapters/markets/poller.ts";
 import { Recorder } from "../../../../adapters/markets/recorder.ts";
 import { readNdjson, ReplaySource } from "../../../../adapters/markets/replay.ts";
 import type { MarketSource, Tick } from "../../../../adapters/markets/source.ts";
 import { MetricsRegistry } from "../../../../adapters/observability/metrics.ts";
+import { createLogger } from "../../../../adapters/observability/logger.ts";
 import { SnapshotMessageSchema } from "../../../../pipeline/models.ts";
 
-const silent = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child() {
-    return silent;
-  },
-};
+const silent = createLogger({ sink: () => {} });
 const NO_FIXTURES = !haveFixtures();
 const why = NO_FIXTURES ? " (SKIPPED: ../shared/fixtures/markets absent)" : "";
 
@@ -30,6 +22,29 @@ async function collect(source: MarketSource, max = Infinity): Promise<Tick[]> {
   }
   await source.close();
   return out;
+}
+
+/** Poll live for `ticks` ticks while `options.recorder` records them, then close it. */
+async function recordLive(
+  options: Pick<LivePollerOptions, "client" | "markets" | "clock"> & { recorder: Recorder },
+  ticks: number,
+): Promise<Tick[]> {
+  const live = await collect(
+    new LivePollerSource({ ...options, registry: new MetricsRegistry(), logger: silent }),
+    ticks,
+  );
+  await options.recorder.close();
+  return live;
+}
+
+/** Two replays of `path` yield the same ticks, and those are exactly the `live` ones. */
+async function assertReplaysAs(path: string, live: Tick[]): Promise<void> {
+  const replay = () =>
+    collect(new ReplaySource(path, { registry: new MetricsRegistry(), logger: silent }));
+  const r1 = await replay();
+  const r2 = await replay();
+  assertEquals(JSON.stringify(r1), JSON.stringify(r2));
+  assertEquals(JSON.stringify(r1), JSON.stringify(live));
 }
 
 function gamma(cid: string, price: number, t: number) {
@@ -99,25 +114,8 @@ for (const gzip of [false, true]) {
         { id: "b", platform: "polymarket" as const, platform_market_id: "0xb" },
       ];
       const recorder = await Recorder.open(path, { platform: "polymarket", markets, gzip });
-      const live = await collect(
-        new LivePollerSource({
-          client: new PolymarketClient({
-            gammaUrl: server.url,
-            clobUrl: server.url,
-            dataUrl: server.url,
-            clock,
-            registry: new MetricsRegistry(),
-            logger: silent,
-          }),
-          markets,
-          clock,
-          recorder,
-          registry: new MetricsRegistry(),
-          logger: silent,
-        }),
-        8,
-      );
-      await recorder.close();
+      const client = polymarketAt(server.url, { clock });
+      const live = await recordLive({ client, markets, clock, recorder }, 8);
       const bytes = await Deno.readFile(path);
       assertEquals(bytes[0] === 0x1f && bytes[1] === 0x8b, gzip);
       const lines = [];
@@ -126,14 +124,7 @@ for (const gzip of [false, true]) {
       assertEquals(lines.filter((l) => l.type === "tick").length, 8);
       for (const t of live) for (const m of t.messages) SnapshotMessageSchema.parse(m);
       assert(live.some((t) => t.messages.some((m) => m.trades.length > 0)), "trades flow");
-      const r1 = await collect(
-        new ReplaySource(path, { registry: new MetricsRegistry(), logger: silent }),
-      );
-      const r2 = await collect(
-        new ReplaySource(path, { registry: new MetricsRegistry(), logger: silent }),
-      );
-      assertEquals(JSON.stringify(r1), JSON.stringify(r2));
-      assertEquals(JSON.stringify(r1), JSON.stringify(live));
+      await assertReplaysAs(path, live);
       // recorded pace sleeps the recorded gaps on the injected clock
       const paceClock = new VirtualClock(0);
       await collect(
@@ -170,34 +161,11 @@ Deno.test(`record → replay of real Kalshi bodies${why}`, { ignore: NO_FIXTURES
     const clock = new VirtualClock(Date.UTC(2026, 9, 6, 6, 40));
     const markets = [{ id: "dal", platform: "kalshi" as const, platform_market_id: ticker }];
     const recorder = await Recorder.open(path, { platform: "kalshi", markets });
-    const live = await collect(
-      new LivePollerSource({
-        client: new KalshiClient({
-          baseUrl: server.url,
-          env: () => undefined,
-          clock,
-          registry: new MetricsRegistry(),
-          logger: silent,
-        }),
-        markets,
-        clock,
-        recorder,
-        registry: new MetricsRegistry(),
-        logger: silent,
-      }),
-      3,
-    );
-    await recorder.close();
+    const client = kalshiAt(server.url, { clock });
+    const live = await recordLive({ client, markets, clock, recorder }, 3);
     assertEquals(live[0].messages[0].trades.length, 3);
     assertEquals(live[1].messages[0].trades.length, 0); // nothing newer than the last seen trade
-    const r1 = await collect(
-      new ReplaySource(path, { registry: new MetricsRegistry(), logger: silent }),
-    );
-    const r2 = await collect(
-      new ReplaySource(path, { registry: new MetricsRegistry(), logger: silent }),
-    );
-    assertEquals(JSON.stringify(r1), JSON.stringify(r2));
-    assertEquals(JSON.stringify(r1), JSON.stringify(live));
+    await assertReplaysAs(path, live);
   } finally {
     await server.close();
     await Deno.remove(path);

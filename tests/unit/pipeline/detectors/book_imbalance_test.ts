@@ -1,25 +1,21 @@
 import { BookImbalanceDetector } from "../../../../pipeline/detectors/book_imbalance.ts";
 import { assertAlmostEquals, assertEquals, assertThrows } from "../../../helpers/assert.ts";
-import { feature, SEC, snapshot, T0 } from "../../../helpers/detector_inputs.ts";
-import { assertRoundTrip, feed, type Tick } from "../../../helpers/detector_roundtrip.ts";
+import { SEC, T0 } from "../../../helpers/detector_inputs.ts";
+import {
+  assertRoundTrip,
+  feed,
+  type Tick,
+  tickSeries,
+} from "../../../helpers/detector_roundtrip.ts";
 
 function ticks(
   ratios: (number | null)[],
   over: { closes_at?: number | null; liquidity?: number[] } = {},
 ): Tick[] {
-  return ratios.map((r, i) => {
-    const now = T0 + i * 60 * SEC;
-    return {
-      market_id: "m1",
-      now,
-      feature: feature({ computed_at: now, bid_ask_ratio: r }),
-      snapshot: snapshot({
-        timestamp: now,
-        closes_at: over.closes_at ?? null,
-        liquidity: over.liquidity?.[i] ?? 20_000,
-      }),
-    };
-  });
+  return tickSeries(ratios, (r, i) => ({
+    feature: { bid_ask_ratio: r },
+    snapshot: { closes_at: over.closes_at ?? null, liquidity: over.liquidity?.[i] ?? 20_000 },
+  }));
 }
 
 Deno.test("book_imbalance: 3 bid-heavy snapshots fire bullish; ask-heavy fire bearish", () => {

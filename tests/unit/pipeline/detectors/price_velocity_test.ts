@@ -1,19 +1,20 @@
 import { PriceVelocityDetector } from "../../../../pipeline/detectors/price_velocity.ts";
 import { MarketSignalSchema } from "../../../../pipeline/models.ts";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../../../helpers/assert.ts";
-import { feature, SEC, snapshot, T0 } from "../../../helpers/detector_inputs.ts";
-import { assertRoundTrip, feed, type Tick } from "../../../helpers/detector_roundtrip.ts";
+import { SEC, T0 } from "../../../helpers/detector_inputs.ts";
+import {
+  assertRoundTrip,
+  feed,
+  type Tick,
+  tickSeries,
+} from "../../../helpers/detector_roundtrip.ts";
 
 function steps(prices: number[], over: { closes_at?: number | null } = {}): Tick[] {
-  return prices.map((p, i) => {
-    const now = T0 + i * 30 * SEC;
-    return {
-      market_id: "m1",
-      now,
-      feature: feature({ computed_at: now }),
-      snapshot: snapshot({ timestamp: now, last_price: p, closes_at: over.closes_at ?? null }),
-    };
-  });
+  return tickSeries(
+    prices,
+    (p) => ({ snapshot: { last_price: p, closes_at: over.closes_at ?? null } }),
+    30,
+  );
 }
 
 const stepSeries = (n = 121) => Array.from({ length: n }, (_, i) => (i < 60 ? 0.4 : 0.6));

@@ -1,7 +1,12 @@
 import { RegimeShiftDetector } from "../../../../pipeline/detectors/regime_shift.ts";
 import { assert, assertEquals, assertThrows } from "../../../helpers/assert.ts";
-import { feature, SEC, snapshot, T0 } from "../../../helpers/detector_inputs.ts";
-import { assertRoundTrip, feed, type Tick } from "../../../helpers/detector_roundtrip.ts";
+import { SEC, T0 } from "../../../helpers/detector_inputs.ts";
+import {
+  assertRoundTrip,
+  feed,
+  type Tick,
+  tickSeries,
+} from "../../../helpers/detector_roundtrip.ts";
 
 /** Volatility alternating 0.010/0.012, then `level` from index `at` on (60 s apart). */
 function series(at: number, level: number, n: number): number[] {
@@ -9,15 +14,10 @@ function series(at: number, level: number, n: number): number[] {
 }
 
 function ticks(vols: number[], over: { closes_at?: number | null } = {}): Tick[] {
-  return vols.map((v, i) => {
-    const now = T0 + i * 60 * SEC;
-    return {
-      market_id: "m1",
-      now,
-      feature: feature({ computed_at: now, volatility_1h: v }),
-      snapshot: snapshot({ timestamp: now, closes_at: over.closes_at ?? null }),
-    };
-  });
+  return tickSeries(vols, (v) => ({
+    feature: { volatility_1h: v },
+    snapshot: { closes_at: over.closes_at ?? null },
+  }));
 }
 
 Deno.test("regime_shift: a volatility jump after dormancy fires once (up ⇒ +1)", () => {

@@ -3,26 +3,22 @@ import {
   VolumeSpikeDetector,
 } from "../../../../pipeline/detectors/volume_spike.ts";
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "../../../helpers/assert.ts";
-import { feature, SEC, snapshot, T0 } from "../../../helpers/detector_inputs.ts";
-import { assertRoundTrip, feed, type Tick } from "../../../helpers/detector_roundtrip.ts";
+import { SEC, T0 } from "../../../helpers/detector_inputs.ts";
+import {
+  assertRoundTrip,
+  feed,
+  type Tick,
+  tickSeries,
+} from "../../../helpers/detector_roundtrip.ts";
 
 function ticks(
   ratios: number[],
   over: { closes_at?: number | null; volume_24h?: number } = {},
 ): Tick[] {
-  return ratios.map((r, i) => {
-    const now = T0 + i * 60 * SEC;
-    return {
-      market_id: "m1",
-      now,
-      feature: feature({ computed_at: now, volume_ratio_1h: r }),
-      snapshot: snapshot({
-        timestamp: now,
-        closes_at: over.closes_at ?? null,
-        volume_24h: over.volume_24h ?? 300_000,
-      }),
-    };
-  });
+  return tickSeries(ratios, (r) => ({
+    feature: { volume_ratio_1h: r },
+    snapshot: { closes_at: over.closes_at ?? null, volume_24h: over.volume_24h ?? 300_000 },
+  }));
 }
 
 const spikeAt = (k: number, n = 60) => Array.from({ length: n }, (_, i) => (i === k ? 5 : 1));
