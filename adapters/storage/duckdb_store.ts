@@ -5,6 +5,9 @@
  * key wins), then merged in one transaction: time-keyed tables (no primary key, see
  * `duckdbSchemaStatements`) by a delete of changed rows and an insert of new ones, both
  * joins bounded to the batch's time span; the others by `INSERT OR REPLACE` on their key.
+ * A batch of snapshots, features or ticks that holds only new keys (each later than what is
+ * stored for its market and platform: a live engine's usual batch) skips all that and is
+ * appended straight into the table (see `AppendWatermarks`).
  * The native addon is loaded with a dynamic import in {@linkcode DuckDbStore.initialize},
  * so processes on TimescaleDB never load it.
  *
@@ -30,9 +33,11 @@ import {
   type TableSpec,
   timeKeyed,
 } from "./schema.ts";
+import { AppendWatermarks } from "./append_watermarks.ts";
 import {
   type QueryOperation,
   type QueryTable,
+  type SnapshotReadBatch,
   SqlStore,
   type SqlStoreOptions,
 } from "./sql_store.ts";
@@ -56,6 +61,13 @@ const STAGED: readonly TableName[] = [
   "ticks",
 ];
 
+/**
+ * Time-keyed tables whose batches are appended straight into the table when they hold only
+ * new keys ({@linkcode AppendWatermarks}): their entities (markets, platforms) are bounded,
+ * so the marks stay small. Signals and contexts (one entity per signal) are always merged.
+ */
+const APPEND_TABLES: ReadonlySet<TableName> = new Set(["snapshots", "features", "ticks"]);
+
 /** Rows per appended data chunk (DuckDB's vector size). */
 const CHUNK_ROWS = 2048;
 
@@ -71,6 +83,7 @@ export class DuckDbStore extends SqlStore {
   #conn: DuckDBConnection | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   #initialized = false;
+  readonly #watermarks = new Map<TableName, AppendWatermarks>();
 
   constructor(options: DuckDbStoreOptions) {
     super(options);
@@ -135,6 +148,29 @@ export class DuckDbStore extends SqlStore {
     );
   }
 
+  protected snapshotReads(batch: SnapshotReadBatch): Promise<Record<string, unknown>[]> {
+    return this.#exclusive(() =>
+      this.timed("snapshots", "select", async () => {
+        const duck = this.#duck!;
+        const times = (values: number[]) => duck.listValue(values.map((v) => BigInt(v)));
+        const lists = batch.kind === "oldest"
+          ? [times(batch.start), times(batch.end)]
+          : [times(batch.asOf)];
+        const window = batch.kind === "latest_prior" ? [BigInt(batch.window)] : [];
+        const reader = await this.#connection().runAndReadAll(
+          duckdbSnapshotReadSql(batch.kind),
+          [duck.listValue(batch.marketIds), ...lists, ...window],
+          [
+            duck.LIST(duck.VARCHAR),
+            ...lists.map(() => duck.LIST(duck.BIGINT)),
+            ...window.map(() => duck.BIGINT),
+          ],
+        );
+        return reader.getRowObjects() as Record<string, unknown>[];
+      })
+    );
+  }
+
   protected stream(
     table: QueryTable,
     sql: string,
@@ -165,13 +201,18 @@ export class DuckDbStore extends SqlStore {
       this.timed(table, "upsert", async () => {
         const conn = this.#connection();
         await conn.run("BEGIN TRANSACTION");
+        let written: (() => void) | undefined;
         try {
-          await this.#merge(conn, table, rows);
+          written = await this.#merge(conn, table, rows);
           await conn.run("COMMIT");
         } catch (error) {
           await conn.run("ROLLBACK").catch(() => {});
+          // The marks never rose for this batch; reload them in case the failure left the
+          // table in a state they do not describe (a rollback that did not happen).
+          this.#watermarks.get(table)?.reset();
           throw error;
         }
+        written?.();
       })
     );
   }
@@ -217,9 +258,21 @@ export class DuckDbStore extends SqlStore {
    * the last row of each key wins; time-keyed tables take a join merge bounded to the
    * batch's time span (see {@linkcode mergeStatements}), the others `INSERT OR REPLACE`.
    */
-  async #merge(conn: DuckDBConnection, table: TableName, rows: readonly WireValue[][]) {
+  async #merge(
+    conn: DuckDBConnection,
+    table: TableName,
+    rows: readonly WireValue[][],
+  ): Promise<(() => void) | undefined> {
     if (rows.length === 0) return;
     const spec: TableSpec = TABLES[table];
+    // New keys only (a live engine's usual batch): the batch goes straight into the table.
+    const marks = await this.#watermarksOf(conn, table);
+    const batch = marks?.inspect(rows);
+    const written = batch && (() => marks!.commit(batch));
+    if (batch?.fresh) {
+      await this.#append(conn, { table, schema: "main" }, spec.columns, rows);
+      return written;
+    }
     const stage = `stage_${table}`;
     await conn.run(`DELETE FROM "${stage}"`);
     await this.#append(conn, stage, spec.columns, rows, { seq: true });
@@ -242,11 +295,36 @@ export class DuckDbStore extends SqlStore {
       for (const statement of merge.statements) await conn.run(statement);
     }
     await conn.run(`DELETE FROM "${stage}"`);
+    return written;
+  }
+
+  /**
+   * The high-water marks of a table written by appends when its batches hold new keys
+   * (loaded from the table on first use), or undefined for the tables always merged.
+   */
+  async #watermarksOf(
+    conn: DuckDBConnection,
+    table: TableName,
+  ): Promise<AppendWatermarks | undefined> {
+    if (!APPEND_TABLES.has(table)) return undefined;
+    let marks = this.#watermarks.get(table);
+    if (marks === undefined) {
+      marks = new AppendWatermarks(TABLES[table]);
+      this.#watermarks.set(table, marks);
+    }
+    if (!marks.loaded) {
+      const entity = marks.entityColumns.map((col) => `"${col}"`).join(", ");
+      const reader = await conn.runAndReadAll(
+        `SELECT ${entity}, max("${marks.timeColumn}") FROM "${table}" GROUP BY ${entity}`,
+      );
+      marks.load(reader.getRows());
+    }
+    return marks;
   }
 
   async #append(
     conn: DuckDBConnection,
-    stage: string,
+    stage: string | { table: string; schema: string; catalog?: string },
     columns: TableSpec["columns"],
     rows: readonly WireValue[][],
     options: { seq?: boolean } = {},
@@ -264,7 +342,10 @@ export class DuckDbStore extends SqlStore {
         : duck.VARCHAR
     );
     if (options.seq) types.push(duck.INTEGER);
-    const appender = await conn.createAppender(stage, "main", "temp");
+    const target = typeof stage === "string"
+      ? { table: stage, schema: "main", catalog: "temp" }
+      : stage;
+    const appender = await conn.createAppender(target.table, target.schema, target.catalog);
     try {
       for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
         const part = rows.slice(offset, offset + CHUNK_ROWS);
@@ -292,9 +373,48 @@ export class DuckDbStore extends SqlStore {
       this.#conn = undefined;
       this.#instance = undefined;
       this.#initialized = false;
+      this.#watermarks.clear();
       return Promise.resolve();
     });
   }
+}
+
+/**
+ * The batched snapshot point reads of {@linkcode SqlStore.snapshotReads} on DuckDB (no
+ * index on `snapshots`): the reads are unnested from list parameters (`$1` market ids, then
+ * `$2` asOf, or `$2`/`$3` start/end) next to their 1-based `ord`, joined to the snapshots
+ * of their market and time bound (one scan for the whole batch, pruned by the batch's time
+ * span), and the first row per read by timestamp is kept. `latest_prior` (`$3` the window)
+ * joins the latest rows found once more for their priors (`"prior"` 0 and 1).
+ *
+ * @example
+ * ```ts
+ * import { duckdbSnapshotReadSql } from "./duckdb_store.ts";
+ * duckdbSnapshotReadSql("oldest").includes("QUALIFY"); // true
+ * ```
+ */
+export function duckdbSnapshotReadSql(kind: SnapshotReadBatch["kind"]): string {
+  const first = (order: string) =>
+    `QUALIFY row_number() OVER (PARTITION BY r."ord" ORDER BY s."timestamp" ${order}) = 1`;
+  const reads = (bounds: string) =>
+    `WITH r AS (SELECT unnest($1::VARCHAR[]) AS "market_id", ${bounds}, unnest(range(1, len($1::VARCHAR[]) + 1)) AS "ord")`;
+  if (kind === "oldest") {
+    return `${
+      reads(`unnest($2::BIGINT[]) AS "start", unnest($3::BIGINT[]) AS "end"`)
+    } SELECT r."ord", s.* FROM r JOIN "snapshots" AS s ON s."market_id" = r."market_id" AND s."timestamp" >= r."start" AND s."timestamp" < r."end" WHERE s."timestamp" >= (SELECT min("start") FROM r) AND s."timestamp" < (SELECT max("end") FROM r) ${
+      first("ASC")
+    }`;
+  }
+  const latest =
+    `SELECT r."ord", s.* FROM r JOIN "snapshots" AS s ON s."market_id" = r."market_id" AND s."timestamp" <= r."as_of" WHERE s."timestamp" <= (SELECT max("as_of") FROM r) ${
+      first("DESC")
+    }`;
+  if (kind === "latest") return `${reads(`unnest($2::BIGINT[]) AS "as_of"`)} ${latest}`;
+  return `${
+    reads(`unnest($2::BIGINT[]) AS "as_of"`)
+  }, l AS (${latest}) SELECT 0 AS "prior", l.* FROM l UNION ALL SELECT 1 AS "prior", r."ord", s.* FROM l AS r JOIN "snapshots" AS s ON s."market_id" = r."market_id" AND s."timestamp" >= r."timestamp" - $3 AND s."timestamp" < r."timestamp" WHERE s."timestamp" >= (SELECT min("timestamp") FROM l) - $3 ${
+    first("ASC")
+  }`;
 }
 
 function stagingDdl(spec: TableSpec): string {

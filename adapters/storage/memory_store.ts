@@ -36,10 +36,13 @@ import type {
   DigestQuery,
   FeatureVector,
   GroupDigest,
+  LatestWithPrior,
   MarketSignal,
   MarketSnapshot,
   RangeQuery,
   SignalContext,
+  SnapshotAsOfRead,
+  SnapshotRangeRead,
   StateEntry,
   Store,
   TickRecord,
@@ -145,6 +148,51 @@ export class MemoryStore implements Store {
   }
   async latestSnapshot(marketId: string): Promise<MarketSnapshot | null> {
     return (await this.latestSnapshots(marketId, 1))[0] ?? null;
+  }
+  latestSnapshotsAt(reads: readonly SnapshotAsOfRead[]): Promise<(MarketSnapshot | null)[]> {
+    // Ascending by timestamp, ties in insertion order (as latestSnapshots: last one wins).
+    const byMarket = this.#snapshotsOf(reads, (a, b) => a.timestamp - b.timestamp);
+    return Promise.resolve(reads.map(({ marketId, asOf }) => {
+      const list = byMarket.get(marketId) ?? [];
+      const i = countAtMost(list, asOf) - 1;
+      return i >= 0 ? list[i] : null;
+    }));
+  }
+  oldestSnapshotsIn(reads: readonly SnapshotRangeRead[]): Promise<(MarketSnapshot | null)[]> {
+    // The order of snapshotsInRange: the first one in range wins.
+    const byMarket = this.#snapshotsOf(
+      reads,
+      (a, b) => a.timestamp - b.timestamp || (a.platform < b.platform ? -1 : 1),
+    );
+    return Promise.resolve(reads.map(({ marketId, start, end }) => {
+      const list = byMarket.get(marketId) ?? [];
+      const i = countAtMost(list, start - 1);
+      return i < list.length && list[i].timestamp < end ? list[i] : null;
+    }));
+  }
+  latestWithPriorAt(
+    reads: readonly SnapshotAsOfRead[],
+    window: number,
+  ): Promise<(LatestWithPrior | null)[]> {
+    const byMarket = this.#snapshotsOf(reads, (a, b) => a.timestamp - b.timestamp);
+    return Promise.resolve(reads.map(({ marketId, asOf }) => {
+      const list = byMarket.get(marketId) ?? [];
+      const i = countAtMost(list, asOf) - 1;
+      if (i < 0) return null;
+      const latest = list[i];
+      return { latest, prior: list[countAtMost(list, latest.timestamp - window - 1)] };
+    }));
+  }
+  /** The snapshots of the markets of `reads` (decoded once per call), sorted per market. */
+  #snapshotsOf(
+    reads: readonly { marketId: string }[],
+    order: (a: MarketSnapshot, b: MarketSnapshot) => number,
+  ): Map<string, MarketSnapshot[]> {
+    const byMarket = new Map<string, MarketSnapshot[]>(reads.map((r) => [r.marketId, []]));
+    if (reads.length === 0) return byMarket;
+    for (const s of this.#all(SNAPSHOT_CODEC)) byMarket.get(s.market_id)?.push(s);
+    for (const list of byMarket.values()) list.sort(order);
+    return byMarket;
   }
   latestSnapshotsOfAll(
     n: number,
@@ -253,6 +301,18 @@ export class MemoryStore implements Store {
     this.#closed = true;
     return Promise.resolve();
   }
+}
+
+/** How many snapshots of an ascending list have timestamp ≤ `t` (binary search). */
+function countAtMost(list: readonly MarketSnapshot[], t: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid].timestamp <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function stateId(kind: string, partition: number, key: string): string {

@@ -40,10 +40,13 @@ import type {
   DigestQuery,
   FeatureVector,
   GroupDigest,
+  LatestWithPrior,
   MarketSignal,
   MarketSnapshot,
   RangeQuery,
   SignalContext,
+  SnapshotAsOfRead,
+  SnapshotRangeRead,
   StateEntry,
   Store,
   StoreBackend,
@@ -67,6 +70,21 @@ export type QueryTable = TableName | "*";
 
 /** Operation labels of `augur_db_query_seconds`. */
 export type QueryOperation = "ddl" | "upsert" | "delete" | "select" | "digest" | "state";
+
+/**
+ * Distinct snapshot point reads of one statement (see {@linkcode SqlStore.snapshotReads}),
+ * as parallel arrays: read `i` is (`marketIds[i]`, `asOf[i]`) or (`marketIds[i]`,
+ * `[start[i], end[i])`); its rows carry `"ord"` = `i + 1`. `latest_prior` reads answer
+ * up to two rows each, told apart by `"prior"` (0: the latest L, 1: the oldest row in
+ * `[L.timestamp − window, L.timestamp)`, absent when there is none).
+ */
+export type SnapshotReadBatch =
+  | { kind: "latest"; marketIds: string[]; asOf: number[] }
+  | { kind: "oldest"; marketIds: string[]; start: number[]; end: number[] }
+  | { kind: "latest_prior"; marketIds: string[]; asOf: number[]; window: number };
+
+/** Distinct reads per statement of the batched snapshot reads (bounds parameter sizes). */
+const READS_PER_STATEMENT = 5_000;
 
 const cols = (table: TableName): string =>
   TABLES[table].columns.map((col) => `"${col.name}"`).join(", ");
@@ -122,6 +140,14 @@ export abstract class SqlStore implements Store {
     ids: readonly string[],
     flags: readonly WireValue[][],
   ): Promise<void>;
+
+  /**
+   * Answer distinct snapshot point reads in one statement: per read at most one snapshot
+   * row (the latest with timestamp ≤ asOf, or the oldest in `[start, end)`; `latest_prior`:
+   * see {@linkcode SnapshotReadBatch}), with an extra column `"ord"` holding the read's
+   * 1-based position in the batch.
+   */
+  protected abstract snapshotReads(batch: SnapshotReadBatch): Promise<Record<string, unknown>[]>;
 
   /** Stream a select in batches (bounded memory for digests). */
   protected abstract stream(
@@ -212,6 +238,67 @@ export abstract class SqlStore implements Store {
 
   async latestSnapshot(marketId: string): Promise<MarketSnapshot | null> {
     return (await this.latestSnapshots(marketId, 1))[0] ?? null;
+  }
+
+  async latestSnapshotsAt(
+    reads: readonly SnapshotAsOfRead[],
+  ): Promise<(MarketSnapshot | null)[]> {
+    const { unique, slots } = distinctReads(reads, (r) => r.asOf, () => 0);
+    const found: (MarketSnapshot | null)[] = new Array(unique.length).fill(null);
+    await this.#statements(unique, (part) => ({
+      kind: "latest",
+      marketIds: part.map((r) => r.marketId),
+      asOf: part.map((r) => r.asOf),
+    }), (i, row) => found[i] = SNAPSHOT_CODEC.decode(row));
+    return slots.map((slot) => found[slot]);
+  }
+
+  async oldestSnapshotsIn(
+    reads: readonly SnapshotRangeRead[],
+  ): Promise<(MarketSnapshot | null)[]> {
+    const { unique, slots } = distinctReads(reads, (r) => r.start, (r) => r.end);
+    const found: (MarketSnapshot | null)[] = new Array(unique.length).fill(null);
+    await this.#statements(unique, (part) => ({
+      kind: "oldest",
+      marketIds: part.map((r) => r.marketId),
+      start: part.map((r) => r.start),
+      end: part.map((r) => r.end),
+    }), (i, row) => found[i] = SNAPSHOT_CODEC.decode(row));
+    return slots.map((slot) => found[slot]);
+  }
+
+  async latestWithPriorAt(
+    reads: readonly SnapshotAsOfRead[],
+    window: number,
+  ): Promise<(LatestWithPrior | null)[]> {
+    const { unique, slots } = distinctReads(reads, (r) => r.asOf, () => 0);
+    const latest: (MarketSnapshot | null)[] = new Array(unique.length).fill(null);
+    const prior: (MarketSnapshot | null)[] = new Array(unique.length).fill(null);
+    await this.#statements(unique, (part) => ({
+      kind: "latest_prior",
+      marketIds: part.map((r) => r.marketId),
+      asOf: part.map((r) => r.asOf),
+      window,
+    }), (i, row) => (num(row.prior) === 0 ? latest : prior)[i] = SNAPSHOT_CODEC.decode(row));
+    const found = latest.map((l, i) => l === null ? null : { latest: l, prior: prior[i] ?? l });
+    return slots.map((slot) => found[slot]);
+  }
+
+  /**
+   * Answer distinct reads with one {@linkcode SqlStore.snapshotReads} statement per
+   * {@linkcode READS_PER_STATEMENT}, handing each row to `onRow` with its read's index.
+   */
+  async #statements<R>(
+    unique: readonly R[],
+    batch: (part: R[]) => SnapshotReadBatch,
+    onRow: (index: number, row: Record<string, unknown>) => void,
+  ): Promise<void> {
+    for (let offset = 0; offset < unique.length; offset += READS_PER_STATEMENT) {
+      const part = unique.slice(offset, offset + READS_PER_STATEMENT);
+      for (const row of await this.snapshotReads(batch(part))) {
+        onRow(offset + num(row.ord) - 1, row);
+      }
+    }
   }
 
   async latestSnapshotsOfAll(
@@ -399,6 +486,33 @@ export abstract class SqlStore implements Store {
       token: num(row.token),
     };
   }
+}
+
+/**
+ * Dedupe point reads on (market, `a`, `b`): the distinct reads, and per read the index of
+ * its distinct read (identical reads then share one decoded answer). Nested maps: no key
+ * strings to build (formatting µs times is the costly part).
+ */
+function distinctReads<R extends { marketId: string }>(
+  reads: readonly R[],
+  a: (read: R) => number,
+  b: (read: R) => number,
+): { unique: R[]; slots: number[] } {
+  const slotOf = new Map<string, Map<number, Map<number, number>>>();
+  const unique: R[] = [];
+  const slots = reads.map((read) => {
+    let byA = slotOf.get(read.marketId);
+    if (byA === undefined) slotOf.set(read.marketId, byA = new Map());
+    let byB = byA.get(a(read));
+    if (byB === undefined) byA.set(a(read), byB = new Map());
+    let slot = byB.get(b(read));
+    if (slot === undefined) {
+      byB.set(b(read), slot = unique.length);
+      unique.push(read);
+    }
+    return slot;
+  });
+  return { unique, slots };
 }
 
 function toBytes(value: unknown): Uint8Array {

@@ -47,6 +47,7 @@ import {
 import {
   type QueryOperation,
   type QueryTable,
+  type SnapshotReadBatch,
   SqlStore,
   type SqlStoreOptions,
 } from "./sql_store.ts";
@@ -210,6 +211,16 @@ export class TimescaleStore extends SqlStore {
         );
         return [...result] as Record<string, unknown>[];
       }));
+  }
+
+  protected snapshotReads(batch: SnapshotReadBatch): Promise<Record<string, unknown>[]> {
+    // Array parameters: one prepared statement whatever the batch size.
+    const params = batch.kind === "latest"
+      ? [batch.marketIds, batch.asOf]
+      : batch.kind === "oldest"
+      ? [batch.marketIds, batch.start, batch.end]
+      : [batch.marketIds, batch.asOf, batch.window];
+    return this.query("snapshots", "select", snapshotReadSql(batch.kind), params as never);
   }
 
   protected stream(
@@ -436,6 +447,37 @@ export function copySql(spec: TableSpec, options: { target?: "stage" | "table" }
   return `COPY ${options.target === "table" ? `"${spec.name}"` : stageName(spec)} (${
     spec.columns.map((col) => `"${col.name}"`).join(", ")
   }) FROM STDIN (FORMAT binary)`;
+}
+
+/**
+ * The batched snapshot point reads of {@linkcode SqlStore.snapshotReads} on PostgreSQL: the
+ * reads are unnested from array parameters (`$1` market ids, then `$2` asOf, or `$2`/`$3`
+ * start/end) `WITH ORDINALITY`, and each takes one index probe through a `LATERAL … ORDER
+ * BY "timestamp" LIMIT 1`; a read without a snapshot has no row. `latest_prior` (`$3` the
+ * window) probes once more from each latest row found, and answers it and its prior as
+ * two rows (`"prior"` 0 and 1; no prior row when none is older than the latest).
+ *
+ * @example
+ * ```ts
+ * import { snapshotReadSql } from "./timescale_store.ts";
+ * snapshotReadSql("latest").includes("WITH ORDINALITY"); // true
+ * ```
+ */
+export function snapshotReadSql(kind: SnapshotReadBatch["kind"]): string {
+  const columns = TABLES.snapshots.columns.map((col) => `s."${col.name}"`).join(", ");
+  const probe = (where: string, order: string) =>
+    `SELECT ${columns} FROM "snapshots" AS s WHERE s."market_id" = r."market_id" AND ${where} ORDER BY s."timestamp" ${order} LIMIT 1`;
+  if (kind === "oldest") {
+    return `SELECT r."ord", s.* FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS r("market_id", "start", "end", "ord") CROSS JOIN LATERAL (${
+      probe(`s."timestamp" >= r."start" AND s."timestamp" < r."end"`, "ASC")
+    }) AS s`;
+  }
+  const reads =
+    `unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS r("market_id", "as_of", "ord") CROSS JOIN LATERAL (${
+      probe(`s."timestamp" <= r."as_of"`, "DESC")
+    })`;
+  if (kind === "latest") return `SELECT r."ord", s.* FROM ${reads} AS s`;
+  return `SELECT r."ord", x.* FROM ${reads} AS l CROSS JOIN LATERAL (SELECT 0 AS "prior", l.* UNION ALL (SELECT 1, ${columns} FROM "snapshots" AS s WHERE s."market_id" = r."market_id" AND s."timestamp" >= l."timestamp" - $3::bigint AND s."timestamp" < l."timestamp" ORDER BY s."timestamp" ASC LIMIT 1)) AS x`;
 }
 
 /**

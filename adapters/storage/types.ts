@@ -56,6 +56,28 @@ export interface TimeRange {
   end: number;
 }
 
+/** One point read of {@linkcode Store.latestSnapshotsAt}: a market as of a time. */
+export interface SnapshotAsOfRead {
+  marketId: string;
+  /** Only snapshots with timestamp ≤ `asOf` (epoch µs). */
+  asOf: number;
+}
+
+/** One point read of {@linkcode Store.oldestSnapshotsIn}: a market over `[start, end)`. */
+export interface SnapshotRangeRead extends TimeRange {
+  marketId: string;
+}
+
+/**
+ * A market's latest snapshot as of a time, and its prior: the oldest snapshot of the market
+ * with timestamp in `[latest.timestamp − window, latest.timestamp]` (the latest itself when
+ * none is older). See {@linkcode Store.latestWithPriorAt}.
+ */
+export interface LatestWithPrior {
+  latest: MarketSnapshot;
+  prior: MarketSnapshot;
+}
+
 /** Tables that {@linkcode Store.groupDigests} can hash. */
 export type DigestTable = "snapshots" | "trades" | "features" | "signals" | "contexts";
 
@@ -117,7 +139,7 @@ export interface Store {
   /** Create tables and indexes (idempotent; schema_version row inserted only if absent). */
   initialize(): Promise<void>;
 
-  /** Upsert snapshots on (market_id, platform, timestamp). */
+  /** Upsert snapshots on (market_id, timestamp, platform). */
   upsertSnapshots(rows: readonly MarketSnapshot[]): Promise<void>;
   /** Upsert trades on (market_id, platform, trade key = trade_id or content hash). */
   upsertTrades(rows: readonly TradeRecord[]): Promise<void>;
@@ -145,6 +167,29 @@ export interface Store {
   oldestSnapshotIn(marketId: string, range: TimeRange): Promise<MarketSnapshot | null>;
   /** The latest snapshot of a market, or null. */
   latestSnapshot(marketId: string): Promise<MarketSnapshot | null>;
+  /**
+   * Many as-of point reads in one query: entry `i` is the latest snapshot of
+   * `reads[i].marketId` with timestamp ≤ `reads[i].asOf` (what `latestSnapshots(id, 1,
+   * { asOf })` returns), or null. Identical reads are answered once (same object).
+   */
+  latestSnapshotsAt(reads: readonly SnapshotAsOfRead[]): Promise<(MarketSnapshot | null)[]>;
+  /**
+   * Many range point reads in one query: entry `i` is the oldest snapshot of
+   * `reads[i].marketId` with timestamp in `[start, end)` (what {@linkcode
+   * Store.oldestSnapshotIn} returns), or null. Identical reads are answered once.
+   */
+  oldestSnapshotsIn(reads: readonly SnapshotRangeRead[]): Promise<(MarketSnapshot | null)[]>;
+  /**
+   * {@linkcode Store.latestSnapshotsAt} and, for each latest snapshot L found, the next read
+   * a context needs, in the same query: the oldest snapshot of the market with timestamp in
+   * `[L.timestamp − window, L.timestamp]` (L itself when none is older; what
+   * `oldestSnapshotsIn` returns for `[L.timestamp − window, L.timestamp + 1)`). Entry `i`
+   * is null when `latestSnapshotsAt` answers null.
+   */
+  latestWithPriorAt(
+    reads: readonly SnapshotAsOfRead[],
+    window: number,
+  ): Promise<(LatestWithPrior | null)[]>;
   /**
    * {@linkcode Store.latestSnapshots} of every market at once (one query): per market that has
    * any, its latest `n` snapshots at or before `asOf`, ascending. Seeds many windows at start.

@@ -1,7 +1,8 @@
 /**
  * The context stage (competing consumers on `augur.signals`): reads the store as of each
- * signal's `detected_at` and assembles its SignalContext (DOMAIN §9) with the same pure
- * function the engine uses, then publishes it on `augur.contexts`.
+ * signal's `detected_at` (the reads of all signals in flight batched into few queries, see
+ * {@linkcode contextSnapshotLookup}) and assembles its SignalContext (DOMAIN §9) with the
+ * same pure function the engine uses, then publishes it on `augur.contexts`.
  *
  * Before assembling it waits (bounded, with backoff) until the store holds every tick of the
  * platforms involved up to `detected_at`: a tick at or after `detected_at` is recorded for
@@ -30,12 +31,25 @@ import {
 import type { MarketSignal, Platform, SignalContext } from "../../pipeline/models.ts";
 import type { PromptLibrary } from "../../pipeline/prompts.ts";
 import type { Taxonomy } from "../../pipeline/taxonomy.ts";
+import { batchedSnapshotLookup } from "../batched_snapshot_lookup.ts";
 import type { BridgeStage } from "../bridge.ts";
 import type { FenceGate } from "../fencing.ts";
 import type { Subjects } from "../subjects.ts";
 import type { Watchlist } from "../watchlist.ts";
 
-/** A SnapshotLookup reading the Store (one indexed query per read). */
+/**
+ * A SnapshotLookup reading the Store with one indexed query per read (the reference the
+ * stage's {@linkcode batchedSnapshotLookup} must agree with).
+ *
+ * @example
+ * ```ts
+ * import { storeSnapshotLookup } from "./context_stage.ts";
+ * import { MemoryStore } from "../../adapters/storage/memory_store.ts";
+ * const store = new MemoryStore();
+ * await store.initialize();
+ * await storeSnapshotLookup(store).latestSnapshot("m1", 0); // null
+ * ```
+ */
 export function storeSnapshotLookup(store: Store): SnapshotLookup {
   return {
     latestSnapshot: async (marketId, asOf) =>
@@ -43,6 +57,23 @@ export function storeSnapshotLookup(store: Store): SnapshotLookup {
     oldestSnapshotIn: (marketId, start, end) =>
       store.oldestSnapshotIn(marketId, { start, end: end + 1 }),
   };
+}
+
+/**
+ * The stage's SnapshotLookup: {@linkcode batchedSnapshotLookup} over the Store with the
+ * neighbours' 24 h priors prefetched (one query per batch of signals in flight per step).
+ *
+ * @example
+ * ```ts
+ * import { contextSnapshotLookup } from "./context_stage.ts";
+ * import { MemoryStore } from "../../adapters/storage/memory_store.ts";
+ * const store = new MemoryStore();
+ * await store.initialize();
+ * await contextSnapshotLookup(store).latestSnapshot("m1", 0); // null
+ * ```
+ */
+export function contextSnapshotLookup(store: Store): SnapshotLookup {
+  return batchedSnapshotLookup(store, { priorWindow: DAY_MICROS });
 }
 
 /** Options of {@linkcode contextStage}. */
@@ -77,7 +108,8 @@ export function contextStage(options: ContextStageOptions): BridgeStage<MarketSi
     "Contexts assembled after the tick wait timed out (store lagging behind).",
   );
   const platformOf = new Map(options.watchlist.markets.map((m) => [m.id, m.platform]));
-  const lookup = storeSnapshotLookup(store);
+  // The reads of every signal in flight go to the Store together, one query per batch.
+  const lookup = contextSnapshotLookup(store);
   const categories = new Map(options.watchlist.markets.map((m) => [m.id, m.category]));
   const sleep = options.sleep ??
     ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));

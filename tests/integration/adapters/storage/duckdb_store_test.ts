@@ -129,3 +129,48 @@ Deno.test("DuckDbStore keeps upserting into a file whose snapshots table still h
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("DuckDbStore appends batches of new keys directly and merges the rest: no key twice, across reopen", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "augur-duck-" });
+  const path = `${dir}/augur.duckdb`;
+  const count = async (store: Probe) =>
+    Number(
+      (await store.raw(
+        `SELECT count(*) AS n, count(DISTINCT ("market_id", "platform", "timestamp")) AS d FROM "snapshots"`,
+      )).map((r) => {
+        assertEquals(r.n, r.d, "a key stored twice");
+        return r.n;
+      })[0],
+    );
+  try {
+    const a = new Probe({ path });
+    await a.initialize();
+    const first = [snapshot("a", T0), snapshot("b", T0), snapshot("a", T0 + 10)];
+    await a.upsertSnapshots(first); // fresh: appended
+    assertEquals(await count(a), 3);
+    await a.upsertSnapshots(first); // re-applied: merged, nothing added
+    assertEquals(await count(a), 3);
+    await a.close();
+
+    // A new process loads the marks from the file.
+    const b = new Probe({ path });
+    await b.initialize();
+    await b.upsertSnapshots([snapshot("a", T0 + 10)]); // stored key after reopen
+    assertEquals(await count(b), 3);
+    await b.upsertSnapshots([snapshot("a", T0 + 5)]); // new key older than the mark: merged in
+    assertEquals(await count(b), 4);
+    const changed = { ...snapshot("b", T0), last_price: 0.123 };
+    await b.upsertSnapshots([changed, snapshot("b", T0 + 20)]); // update + new key
+    assertEquals(await count(b), 5);
+    assertEquals((await b.snapshotsInRange("b", { start: T0, end: T0 + 1 }))[0].last_price, 0.123);
+    await b.upsertSnapshots([snapshot("b", T0 + 30), snapshot("c", T0)]); // fresh again
+    assertEquals(await count(b), 7);
+    assertEquals(
+      (await b.snapshotsInRange("a", { start: T0, end: T0 + 11 })).map((s) => s.timestamp),
+      [T0, T0 + 5, T0 + 10],
+    );
+    await b.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

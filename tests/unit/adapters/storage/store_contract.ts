@@ -236,6 +236,132 @@ export async function runStoreContract(
       );
     });
 
+    await t.step("batched as-of reads: one answer per read, equal to the point reads", async () => {
+      const reads = [
+        { marketId: "latest", asOf: T0 + 4 * S },
+        { marketId: "latest", asOf: T0 - 1 }, // before the first snapshot
+        { marketId: "nope", asOf: T0 + 4 * S }, // unknown market
+        { marketId: "latest", asOf: T0 + 4 * S }, // identical to the first read
+        { marketId: "latest", asOf: T0 + 4 * S + 1 },
+        { marketId: "rt", asOf: T0 + S + S / 2 },
+        { marketId: "latest", asOf: Number.MAX_SAFE_INTEGER },
+      ];
+      const got = await store.latestSnapshotsAt(reads);
+      assertEquals(got.map((s) => s?.timestamp ?? null), [
+        T0 + 4 * S,
+        null,
+        null,
+        T0 + 4 * S,
+        T0 + 4 * S,
+        T0 + S,
+        T0 + 9 * S,
+      ]);
+      for (const [i, read] of reads.entries()) {
+        const point = await store.latestSnapshots(read.marketId, 1, { asOf: read.asOf });
+        assertEquals(got[i], point[0] ?? null, `read ${i}`);
+      }
+      assert(got[0] === got[3], "identical reads share one answer");
+      assertEquals(await store.latestSnapshotsAt([]), []);
+    });
+
+    await t.step("batched range reads: half-open, equal to the point reads", async () => {
+      const reads = [
+        { marketId: "latest", start: T0 + 2 * S, end: T0 + 6 * S },
+        { marketId: "latest", start: T0 + 10 * S, end: T0 + 20 * S }, // after the last
+        { marketId: "latest", start: T0 + 2 * S + 1, end: T0 + 3 * S }, // end excluded
+        { marketId: "latest", start: T0 + 2 * S + 1, end: T0 + 3 * S + 1 },
+        { marketId: "nope", start: T0, end: T0 + 9 * S },
+        { marketId: "latest", start: T0 + 2 * S, end: T0 + 6 * S },
+        { marketId: "rt", start: T0 - 9 * S, end: T0 + 9 * S },
+        { marketId: "latest", start: T0 + 5 * S, end: T0 + 5 * S }, // empty range
+      ];
+      const got = await store.oldestSnapshotsIn(reads);
+      assertEquals(got.map((s) => s?.timestamp ?? null), [
+        T0 + 2 * S,
+        null,
+        null,
+        T0 + 3 * S,
+        null,
+        T0 + 2 * S,
+        T0,
+        null,
+      ]);
+      for (const [i, read] of reads.entries()) {
+        assertEquals(got[i], await store.oldestSnapshotIn(read.marketId, read), `read ${i}`);
+      }
+      assert(got[0] === got[5], "identical reads share one answer");
+      assertEquals(await store.oldestSnapshotsIn([]), []);
+    });
+
+    await t.step("latest with prior: both reads of a neighbour in one call", async () => {
+      const reads = [
+        { marketId: "latest", asOf: T0 + 4 * S }, // prior exactly at the window's start
+        { marketId: "latest", asOf: T0 + 4 * S + 1 },
+        { marketId: "latest", asOf: T0 }, // nothing older: the latest is its own prior
+        { marketId: "nope", asOf: T0 + 4 * S },
+        { marketId: "latest", asOf: T0 - 1 },
+        { marketId: "latest", asOf: T0 + 4 * S },
+        { marketId: "rt", asOf: T0 + 9 * S },
+      ];
+      for (const window of [2 * S, 0, DAY]) {
+        const got = await store.latestWithPriorAt(reads, window);
+        assertEquals(got.length, reads.length);
+        for (const [i, read] of reads.entries()) {
+          const [latest] = await store.latestSnapshots(read.marketId, 1, { asOf: read.asOf });
+          const prior = latest && await store.oldestSnapshotIn(read.marketId, {
+            start: latest.timestamp - window,
+            end: latest.timestamp + 1,
+          });
+          assertEquals(got[i], latest ? { latest, prior } : null, `read ${i}, window ${window}`);
+        }
+        assert(got[0]?.latest === got[5]?.latest, "identical reads share one answer");
+      }
+      const got = await store.latestWithPriorAt(reads, 2 * S);
+      assertEquals(
+        got.map((r) => r && [r.latest.timestamp, r.prior.timestamp]),
+        [
+          [T0 + 4 * S, T0 + 2 * S],
+          [T0 + 4 * S, T0 + 2 * S],
+          [T0, T0],
+          null,
+          null,
+          [T0 + 4 * S, T0 + 2 * S],
+          [T0 + 2 * S, T0],
+        ],
+      );
+      assertEquals(await store.latestWithPriorAt([], DAY), []);
+    });
+
+    await t.step("batched reads: thousands of distinct reads in one call", async () => {
+      const n = 5_003; // more than one statement's worth on the SQL stores
+      const reads = Array.from({ length: n }, (_, i) => ({
+        marketId: i % 2 === 0 ? "latest" : "nope",
+        asOf: T0 - S + i * 1_000,
+      }));
+      const got = await store.latestSnapshotsAt(reads);
+      assertEquals(got.length, n);
+      got.forEach((s, i) => {
+        const asOf = reads[i].asOf;
+        const want = i % 2 === 1 || asOf < T0 ? null : T0 + Math.floor((asOf - T0) / S) * S;
+        assertEquals(s?.timestamp ?? null, want, `read ${i}`);
+      });
+      const ranges = await store.oldestSnapshotsIn(
+        reads.map((r) => ({ marketId: r.marketId, start: r.asOf, end: r.asOf + S })),
+      );
+      ranges.forEach((s, i) => {
+        const start = reads[i].asOf;
+        const first = T0 + Math.max(0, Math.ceil((start - T0) / S)) * S;
+        const want = i % 2 === 0 && first < start + S ? first : null;
+        assertEquals(s?.timestamp ?? null, want, `range ${i}`);
+      });
+      const pairs = await store.latestWithPriorAt(reads, 3 * S);
+      pairs.forEach((pair, i) => {
+        const latest = got[i]?.timestamp;
+        const want = latest === undefined ? null : [latest, Math.max(T0, latest - 3 * S)];
+        assertEquals(pair && [pair.latest.timestamp, pair.prior.timestamp], want, `pair ${i}`);
+      });
+    });
+
     await t.step("latest N of every market at once equals the per-market reads", async () => {
       await store.upsertSnapshots([snapshot("bulk-a", T0 + S), snapshot("bulk-b", T0 + 2 * S)]);
       const asOf = T0 + 5 * S;
