@@ -146,6 +146,10 @@ const ISO_RE =
  * ```
  */
 export function parseIsoMicros(value: unknown, field: string): number {
+  if (typeof value === "string") {
+    const fast = utcIsoMicros(value);
+    if (fast !== undefined) return fast;
+  }
   if (typeof value !== "string") {
     throw new MalformedPayloadError(field, `expected an ISO-8601 string, received ${show(value)}`);
   }
@@ -176,6 +180,55 @@ export function parseIsoMicros(value: unknown, field: string): number {
     );
   }
   return us;
+}
+
+/** The number written by the `n` digits of `s` from `from`, or -1 when one is not a digit. */
+function digitsAt(s: string, from: number, n: number): number {
+  let v = 0;
+  for (let i = from; i < from + n; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/**
+ * {@linkcode parseIsoMicros} of the common shape `YYYY-MM-DDTHH:MM:SS[.f…]Z` (what
+ * `toISOString` and the platforms write) without the regex: the same µs by the same
+ * arithmetic, or undefined for anything else (other shapes, out-of-range fields), which the
+ * general parser then handles — or rejects with its error.
+ */
+function utcIsoMicros(value: string): number | undefined {
+  const n = value.length;
+  if (
+    n < 20 || n > 30 || value.charCodeAt(n - 1) !== 0x5a || value.charCodeAt(4) !== 0x2d ||
+    value.charCodeAt(7) !== 0x2d || value.charCodeAt(10) !== 0x54 ||
+    value.charCodeAt(13) !== 0x3a || value.charCodeAt(16) !== 0x3a
+  ) return undefined;
+  const y = digitsAt(value, 0, 4);
+  const mo = digitsAt(value, 5, 2);
+  const d = digitsAt(value, 8, 2);
+  const h = digitsAt(value, 11, 2);
+  const mi = digitsAt(value, 14, 2);
+  const s = digitsAt(value, 17, 2);
+  if (
+    y < 100 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+    s < 0 || s > 60
+  ) return undefined;
+  let micros = 0;
+  if (n > 20) {
+    // ".f…": 1 to 9 fraction digits, the first six of them the µs.
+    const digits = n - 21;
+    if (value.charCodeAt(19) !== 0x2e || digits < 1 || digits > 9) return undefined;
+    const head = Math.min(digits, 6);
+    const f = digitsAt(value, 20, head);
+    if (f < 0 || (digits > 6 && digitsAt(value, 26, digits - 6) < 0)) return undefined;
+    micros = f * 10 ** (6 - head);
+  }
+  const ms = Date.UTC(y, mo - 1, d, h, mi, s);
+  const us = ms * 1000 + micros;
+  return Number.isNaN(ms) || !Number.isSafeInteger(us) ? undefined : us;
 }
 
 /** Unix seconds (number or numeric string) or ISO string → epoch µs. */
@@ -299,6 +352,18 @@ export function bookDepth(book: Book): { bid_depth: number; ask_depth: number } 
   return { bid_depth: side(book.bids), ask_depth: side(book.asks) };
 }
 
+/** The §3.4 first-present-key lists (made once). */
+const KEYS = {
+  lastPrice: ["last_price", "yes_price", "lastTradePrice"],
+  bid: ["bid", "best_bid", "yes_bid"],
+  ask: ["ask", "best_ask", "yes_ask"],
+  volume24h: ["volume_24h", "volume24Hr", "volume_24hr"],
+  question: ["question", "title"],
+  resolutionSource: ["resolution_source", "rulesSource"],
+  resolutionCriteria: ["resolution_criteria", "rules"],
+  closesAt: ["closes_at", "close_time", "endDate"],
+} as const;
+
 /**
  * DOMAIN §3.4: a prepared payload (+ optional YES book) → MarketSnapshot. First present
  * non-null key wins; required keys missing ⇒ {@linkcode MalformedPayloadError}; values out of
@@ -320,19 +385,11 @@ export function normalizeSnapshot(
   if (!isDict(payload)) {
     throw new MalformedPayloadError("payload", `expected an object, received ${show(payload)}`);
   }
-  const last_price = requiredNumber(
-    payload,
-    ["last_price", "yes_price", "lastTradePrice"],
-    "last_price",
-  );
-  const bid = optionalNumber(payload, ["bid", "best_bid", "yes_bid"]);
-  const ask = optionalNumber(payload, ["ask", "best_ask", "yes_ask"]);
-  const volume_24h = requiredNumber(
-    payload,
-    ["volume_24h", "volume24Hr", "volume_24hr"],
-    "volume_24h",
-  );
-  const questionFound = firstPresent(payload, ["question", "title"]);
+  const last_price = requiredNumber(payload, KEYS.lastPrice, "last_price");
+  const bid = optionalNumber(payload, KEYS.bid);
+  const ask = optionalNumber(payload, KEYS.ask);
+  const volume_24h = requiredNumber(payload, KEYS.volume24h, "volume_24h");
+  const questionFound = firstPresent(payload, KEYS.question);
   if (!questionFound) {
     throw new MalformedPayloadError("question", "expected one of question | title, received none");
   }
@@ -342,9 +399,9 @@ export function normalizeSnapshot(
       `expected a string, received ${show(questionFound[1])}`,
     );
   }
-  const resolution_source = optionalText(payload, ["resolution_source", "rulesSource"]);
-  const resolution_criteria = optionalText(payload, ["resolution_criteria", "rules"]);
-  const closesFound = firstPresent(payload, ["closes_at", "close_time", "endDate"]);
+  const resolution_source = optionalText(payload, KEYS.resolutionSource);
+  const resolution_criteria = optionalText(payload, KEYS.resolutionCriteria);
+  const closesFound = firstPresent(payload, KEYS.closesAt);
   const closes_at = closesFound ? parseIsoMicros(closesFound[1], closesFound[0]) : null;
 
   checkProbability(last_price, "last_price");
@@ -398,17 +455,23 @@ function checkSize(size: number, field: string): void {
 }
 
 function validateBook(book: Book): void {
-  for (const [sideName, levels] of [["bids", book.bids], ["asks", book.asks]] as const) {
-    levels.forEach(([price, size], i) => {
+  validateLevels(book.bids, "bids");
+  validateLevels(book.asks, "asks");
+}
+
+function validateLevels(levels: readonly Level[], sideName: string): void {
+  levels.forEach(([price, size], i) => {
+    // Field names are only spelled out for an error (this runs for every level).
+    if (price !== null && !(price >= 0 && price <= 1)) {
       checkProbability(price, `book.${sideName}[${i}].price`);
-      if (!(size >= 0)) {
-        throw new SnapshotValidationError(
-          `book.${sideName}[${i}].size`,
-          `expected ≥ 0, received ${size}`,
-        );
-      }
-    });
-  }
+    }
+    if (!(size >= 0)) {
+      throw new SnapshotValidationError(
+        `book.${sideName}[${i}].size`,
+        `expected ≥ 0, received ${size}`,
+      );
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -437,7 +500,31 @@ function parseLevels(value: unknown, field: string, scale = 1): Level[] {
   if (!Array.isArray(value)) {
     throw new MalformedPayloadError(field, `expected an array of levels, received ${show(value)}`);
   }
-  return value.map((level, i) => parseLevel(level, `${field}[${i}]`, scale));
+  return value.map((level, i) => {
+    // The common case without field names (made only for the general path's errors).
+    let p: number | undefined;
+    let s: number | undefined;
+    if (Array.isArray(level) && level.length >= 2) {
+      p = plainNumber(level[0]);
+      s = plainNumber(level[1]);
+    } else if (isDict(level)) {
+      p = plainNumber(level.price);
+      s = plainNumber(level.size);
+    }
+    return p !== undefined && s !== undefined
+      ? [p / scale, s]
+      : parseLevel(level, `${field}[${i}]`, scale);
+  });
+}
+
+/** {@linkcode toNumber} of a finite number or numeric string; undefined for anything else. */
+function plainNumber(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? value : undefined;
+  if (typeof value === "string" && NUMERIC_RE.test(value)) {
+    const n = Number(value);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return undefined;
 }
 
 /** Bids best (highest) first, asks best (lowest) first; stable on ties. */
@@ -525,12 +612,31 @@ export function bookSummary(book: Book | null): {
   if (!book) return { book: null, bid_depth: null, ask_depth: null };
   const depth = bookDepth(book);
   return {
-    book: {
-      bids: book.bids.slice(0, TOP_LEVELS).map(([p, s]): Level => [p, s]),
-      asks: book.asks.slice(0, TOP_LEVELS).map(([p, s]): Level => [p, s]),
-    },
-    ...depth,
+    book: { bids: topLevels(book.bids), asks: topLevels(book.asks) },
+    bid_depth: depth.bid_depth,
+    ask_depth: depth.ask_depth,
   };
+}
+
+/** {@linkcode bookSummary} of a book nothing else holds: its top levels without copies. */
+function ownBookSummary(book: Book): ReturnType<typeof bookSummary> {
+  const depth = bookDepth(book);
+  return {
+    book: {
+      bids: book.bids.slice(0, TOP_LEVELS) as Level[],
+      asks: book.asks.slice(0, TOP_LEVELS) as Level[],
+    },
+    bid_depth: depth.bid_depth,
+    ask_depth: depth.ask_depth,
+  };
+}
+
+/** Copies of the first {@linkcode TOP_LEVELS} levels. */
+function topLevels(levels: readonly Level[]): Level[] {
+  const out: Level[] = [];
+  const n = Math.min(TOP_LEVELS, levels.length);
+  for (let i = 0; i < n; i++) out.push([levels[i][0], levels[i][1]]);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -719,17 +825,32 @@ function unprefix(market: Dict): Dict {
 }
 
 /** A Kalshi price: `<name>_dollars` (dollar string) first, else `<name>` in integer cents. */
-function kalshiPrice(m: Dict, name: string): number | null {
-  const dollars = toNumber(m[`${name}_dollars`], `${name}_dollars`);
+function kalshiPrice(m: Dict, name: KalshiPrice): number | null {
+  const dollarsKey = DOLLARS[name];
+  const dollars = toNumber(m[dollarsKey], dollarsKey);
   if (dollars !== null) return dollars;
   const cents = toNumber(m[name], name);
   return cents === null ? null : round(cents / 100);
 }
 
 /** A Kalshi count: `<name>_fp` (fixed-point string) first, else `<name>`. */
-function kalshiCount(m: Dict, name: string): number | null {
-  return toNumber(m[`${name}_fp`], `${name}_fp`) ?? toNumber(m[name], name);
+function kalshiCount(m: Dict, name: KalshiCount): number | null {
+  const fpKey = FIXED_POINT[name];
+  return toNumber(m[fpKey], fpKey) ?? toNumber(m[name], name);
 }
+
+/** The `_dollars` key of each Kalshi price (constant keys: no string built per lookup). */
+const DOLLARS = {
+  last_price: "last_price_dollars",
+  yes_price: "yes_price_dollars",
+  yes_bid: "yes_bid_dollars",
+  yes_ask: "yes_ask_dollars",
+} as const;
+type KalshiPrice = keyof typeof DOLLARS;
+
+/** The `_fp` key of each Kalshi count. */
+const FIXED_POINT = { volume_24h: "volume_24h_fp", count: "count_fp" } as const;
+type KalshiCount = keyof typeof FIXED_POINT;
 
 /**
  * Kalshi market body (`{market}`, a `{markets}` page with `ticker` selecting the entry, or a
@@ -933,5 +1054,15 @@ export function normalizePoll(raw: RawPoll, context: PollContext): SnapshotMessa
     });
     if (raw.trades !== null) trades = kalshiTrades(raw.trades, { marketId, since: context.since });
   }
-  return { now: context.now, snapshot, trades, book_events: [], ...bookSummary(book) };
+  // The book was parsed here and nothing else holds it: its top levels travel as they are.
+  const summary = book ? ownBookSummary(book) : bookSummary(null);
+  return {
+    now: context.now,
+    snapshot,
+    trades,
+    book_events: [],
+    book: summary.book,
+    bid_depth: summary.bid_depth,
+    ask_depth: summary.ask_depth,
+  };
 }

@@ -219,6 +219,19 @@ export interface ParsedSubject {
   table?: string;
 }
 
+/** Markets whose partition and subjects {@linkcode Subjects} keeps (then it starts over). */
+const MARKET_MEMO_LIMIT = 100_000;
+
+/** What {@linkcode Subjects} keeps per market (partition -1, subject partitions NaN: not yet known). */
+interface MarketSubjects {
+  partition: number;
+  snapshotP: number;
+  snapshotPlatform: string;
+  snapshot: string;
+  featureP: number;
+  feature: string;
+}
+
 /** Options of {@linkcode Subjects}. */
 export interface SubjectsOptions {
   /** Subject prefix (`bus.nats.subject_prefix`), default `augur`. */
@@ -294,19 +307,57 @@ export class Subjects {
     return String(p).padStart(this.width, "0");
   }
 
+  // Per-market memos of the hot paths (every snapshot and feature message): the same markets
+  // recur every tick, so each keeps its partition and subjects. The same string instance also
+  // saves the bus its per-subject lookups (hash kept in the string). Bounded: cleared when full.
+  readonly #markets = new Map<string, MarketSubjects>();
+
+  #market(market: string): MarketSubjects {
+    let memo = this.#markets.get(market);
+    if (memo === undefined) {
+      if (this.#markets.size >= MARKET_MEMO_LIMIT) this.#markets.clear();
+      // NaN partitions: never equal to any argument, so the first call builds the subject.
+      memo = {
+        partition: -1,
+        snapshotP: NaN,
+        snapshotPlatform: "",
+        snapshot: "",
+        featureP: NaN,
+        feature: "",
+      };
+      this.#markets.set(market, memo);
+    }
+    return memo;
+  }
+
   /** Partition of a key (market id): FNV-1a 64 mod P. */
   partitionOf(key: string): number {
-    return partitionOf(key, this.partitions);
+    const memo = this.#market(key);
+    if (memo.partition < 0) memo.partition = partitionOf(key, this.partitions);
+    return memo.partition;
   }
 
   /** `augur.snapshots.<pp>.<platform>.<m>` */
   snapshots(p: number, platform: string, market: string): string {
-    return `${this.prefix}.snapshots.${this.pp(p)}.${encodeToken(platform)}.${encodeToken(market)}`;
+    const memo = this.#market(market);
+    if (memo.snapshotP !== p || memo.snapshotPlatform !== platform) {
+      memo.snapshot = `${this.prefix}.snapshots.${this.pp(p)}.${encodeToken(platform)}.${
+        encodeToken(market)
+      }`;
+      memo.snapshotP = p;
+      memo.snapshotPlatform = platform;
+    }
+    return memo.snapshot;
   }
 
   /** `augur.features.<pp>.<m>` */
   features(p: number, market: string): string {
-    return `${this.prefix}.features.${this.pp(p)}.${encodeToken(market)}`;
+    const memo = this.#market(market);
+    if (memo.featureP !== p) {
+      memo.feature = `${this.prefix}.features.${this.pp(p)}.${encodeToken(market)}`;
+      memo.featureP = p;
+    }
+    return memo.feature;
   }
 
   /** `augur.candidates.<pp>.<detector>` */

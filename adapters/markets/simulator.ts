@@ -400,6 +400,8 @@ interface SimMarket {
   ring: number;
   vol24: number;
   closesAt: number;
+  /** Texts of the rendered bodies that never change (made once, shared by every tick). */
+  texts: MarketTexts;
   /** This tick's print: last trade price (cents), quotes (cents), trade side. */
   print: number;
   bid: number;
@@ -407,6 +409,35 @@ interface SimMarket {
   buy: boolean;
   /** Whether the market was in a volatility regime on the previous tick. */
   wasVolatile: boolean;
+}
+
+/** The texts of a market's bodies that are the same on every tick. */
+interface MarketTexts {
+  /** `closesAt` as ISO-8601 (Gamma `endDate`, Kalshi `close_time`). */
+  readonly closesIso: string;
+  readonly description: string;
+  readonly rulesPrimary: string;
+  readonly clobTokenIds: string;
+}
+
+/** The events of a market without any (shared, never written). */
+const NONE: readonly SimEvent[] = Object.freeze([]);
+
+const NO_TEXTS: MarketTexts = {
+  closesIso: "",
+  description: "",
+  rulesPrimary: "",
+  clobTokenIds: "",
+};
+
+function marketTexts(index: number, closesAt: number): MarketTexts {
+  return {
+    closesIso: new Date(closesAt / 1000).toISOString(),
+    description: `Resolves YES if simulated event ${index} happens before the close.`,
+    rulesPrimary:
+      `If simulated event ${index} happens before the close, the market resolves to Yes.`,
+    clobTokenIds: JSON.stringify([`${index}1`, `${index}2`]),
+  };
 }
 
 function seasonality(tMicros: number): number {
@@ -511,12 +542,14 @@ export class SimulatorSource implements MarketSource {
         ring: 0,
         vol24: 0,
         closesAt: this.start + Math.round((20 + 60 * rng.next()) * 86_400) * US,
+        texts: NO_TEXTS,
         print: level,
         bid: level - 1,
         ask: level + 1,
         buy: true,
         wasVolatile: false,
       };
+      m.texts = marketTexts(i, m.closesAt);
       // warm history: the expected seasonal volume of the 24 h before start
       for (let k = 0; k < ringSize; k++) {
         const t = this.start - (ringSize - k) * this.tickSeconds * US;
@@ -583,10 +616,22 @@ export class SimulatorSource implements MarketSource {
     market: string,
     tS: number,
   ): Extract<SimEvent, { kind: K }>[] {
-    return (this.#eventsOf.get(market) ?? []).filter((e) =>
+    const events = this.#eventsOf.get(market);
+    // Most markets have no events: no array per call (callers only read the result).
+    if (events === undefined) return NONE as Extract<SimEvent, { kind: K }>[];
+    return events.filter((e) =>
       e.kind === kind &&
       ("duration_s" in e ? tS >= e.at_s && tS < e.at_s + e.duration_s : false)
     ) as Extract<SimEvent, { kind: K }>[];
+  }
+
+  /** The news jumps of `market` in (prevS, tS]. */
+  #jumps(market: string, prevS: number, tS: number): Extract<SimEvent, { kind: "news_jump" }>[] {
+    const events = this.#eventsOf.get(market);
+    if (events === undefined) return NONE as Extract<SimEvent, { kind: "news_jump" }>[];
+    return events.filter((e) =>
+      e.kind === "news_jump" && e.at_s > prevS && e.at_s <= tS
+    ) as Extract<SimEvent, { kind: "news_jump" }>[];
   }
 
   #step(k: number, T: number): SnapshotMessage[] {
@@ -598,9 +643,7 @@ export class SimulatorSource implements MarketSource {
     for (const m of this.#markets) {
       const regime = this.#active("volatility_regime", m.id, tS).reduce((f, e) => f * e.factor, 1);
       const volatile = regime !== 1;
-      const jumps = (this.#eventsOf.get(m.id) ?? []).filter((e) =>
-        e.kind === "news_jump" && e.at_s > prevS && e.at_s <= tS
-      ) as Extract<SimEvent, { kind: "news_jump" }>[];
+      const jumps = this.#jumps(m.id, prevS, tS);
       if (m.style === "follower") {
         this.#follow(m, tS, jumps, regime);
       } else if (m.style === "quiet" && !volatile) {
@@ -757,15 +800,15 @@ export class SimulatorSource implements MarketSource {
     const market = [{
       conditionId: m.platformId,
       question: m.question,
-      description: `Resolves YES if simulated event ${m.index} happens before the close.`,
+      description: m.texts.description,
       resolutionSource: "https://example.invalid/simulator",
       outcomes: '["Yes", "No"]',
       outcomePrices: JSON.stringify([String(p), String(Number((1 - p).toFixed(3)))]),
-      clobTokenIds: JSON.stringify([`${m.index}1`, `${m.index}2`]),
+      clobTokenIds: m.texts.clobTokenIds,
       bestBid: bid,
       bestAsk: ask,
       volume24hr: vol24,
-      endDate: new Date(m.closesAt / 1000).toISOString(),
+      endDate: m.texts.closesIso,
       simulated: true,
     }];
     const book = {
@@ -806,13 +849,12 @@ export class SimulatorSource implements MarketSource {
       market: {
         ticker: m.platformId,
         title: m.question,
-        rules_primary:
-          `If simulated event ${m.index} happens before the close, the market resolves to Yes.`,
+        rules_primary: m.texts.rulesPrimary,
         last_price_dollars: d(p),
         yes_bid_dollars: d(bid),
         yes_ask_dollars: d(ask),
         volume_24h_fp: (vol24 / p).toFixed(2),
-        close_time: new Date(m.closesAt / 1000).toISOString(),
+        close_time: m.texts.closesIso,
         status: "active",
         simulated: true,
       },

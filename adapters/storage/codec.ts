@@ -209,14 +209,15 @@ export const SNAPSHOT_CODEC: TableCodec<MarketSnapshot> = {
 /** The stored key of a trade: its platform id, or `sha256:` + hash of its content. */
 export function tradeKey(trade: TradeRecord): string {
   if (trade.trade_id !== null && trade.trade_id !== undefined) return `id:${trade.trade_id}`;
+  // Keys listed in code-point order: stableJson takes its native fast path.
   const content = stableJson({
+    counterparty: trade.counterparty,
     market_id: trade.market_id,
     platform: trade.platform,
-    timestamp: trade.timestamp,
     price: trade.price,
-    size: trade.size,
     side: trade.side,
-    counterparty: trade.counterparty,
+    size: trade.size,
+    timestamp: trade.timestamp,
   });
   return "sha256:" + createHash("sha256").update(content).digest("hex").slice(0, 32);
 }
