@@ -69,7 +69,14 @@ export interface SqlStoreOptions {
 export type QueryTable = TableName | "*";
 
 /** Operation labels of `augur_db_query_seconds`. */
-export type QueryOperation = "ddl" | "upsert" | "delete" | "select" | "digest" | "state";
+export type QueryOperation =
+  | "ddl"
+  | "upsert"
+  | "delete"
+  | "select"
+  | "digest"
+  | "state"
+  | "commit";
 
 /**
  * Distinct snapshot point reads of one statement (see {@linkcode SqlStore.snapshotReads}),

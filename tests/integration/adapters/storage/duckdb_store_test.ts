@@ -174,3 +174,32 @@ Deno.test("DuckDbStore appends batches of new keys directly and merges the rest:
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("DuckDbStore commits writes issued together in one transaction (group commit)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "augur-duck-" });
+  const registry = new MetricsRegistry();
+  const commits = () =>
+    Number(
+      registry.expose().match(
+        /augur_db_query_seconds_count\{table="\*",operation="commit"\} (\d+)/,
+      )?.[1] ?? 0,
+    );
+  try {
+    const store = new DuckDbStore({ path: `${dir}/augur.duckdb`, registry });
+    await store.initialize();
+    // A store sink's commit: its tables written concurrently.
+    await Promise.all([
+      store.upsertSnapshots([snapshot("a", T0), snapshot("b", T0)]),
+      store.recordTicks([{ platform: "kalshi", t: T0, announced: 2 }]),
+      store.upsertSnapshots([snapshot("c", T0)]),
+    ]);
+    assertEquals(commits(), 1, "three writes, one commit");
+    await store.upsertSnapshots([snapshot("a", T0 + 1)]);
+    assertEquals(commits(), 2);
+    const ticks = await store.ticksInRange("kalshi", { start: T0, end: T0 + 1 });
+    assertEquals(ticks.map((t) => [t.announced, t.stored]), [[2, 3]]);
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
