@@ -3,10 +3,12 @@
  * EWMA volume baseline, an interval estimate from observed gaps, and a
  * {@linkcode FeatureVector} per snapshot once warm.
  *
- * Incremental: every per-snapshot step is O(1). The buffer is a ring of prefix sums (volume,
+ * Incremental: every per-snapshot step is O(1). Windows are answered from prefix sums (volume,
  * log return, squared log return, count of valid returns) kept in double-double precision, so
- * any window size is answered by two lookups, and the variance is formed in double-double too
- * (no catastrophic cancellation). Results match a from-scratch recomputation to ~1e-15.
+ * any window size costs two lookups, and the variance is formed in double-double too (no
+ * catastrophic cancellation). Results match a from-scratch recomputation to ~1e-15. The ring
+ * stores (price, volume) per snapshot and the prefix sums only every 16th snapshot; the others
+ * are replayed exactly (about 10 KB per market at 500 snapshots; see the layout below).
  *
  * Pure: time comes only from snapshot timestamps (integer epoch µs). State is serializable
  * ({@linkcode FeaturePipeline.state} / {@linkcode FeaturePipeline.loadState}); a round trip
@@ -111,20 +113,31 @@ export const FeatureStateSchema = z.strictObject({
 /** Serializable per-market state. */
 export type FeatureState = z.infer<typeof FeatureStateSchema>;
 
-// Ring layout: one Float64Array, STRIDE slots per snapshot. Return prefixes (R, Q, COUNT) are
-// inclusive (the return of entry i pairs i−1 and i); the volume prefix is exclusive, so every
-// window [a, b] is answered from entries a and b only.
-const STRIDE = 9;
-const PRICE = 0;
-const VOL = 1;
-const V_HI = 2; // Σ volumes BEFORE this entry (exclusive prefix), double-double
-const V_LO = 3;
-const R_HI = 4;
-const R_LO = 5;
-const Q_HI = 6;
-const Q_LO = 7;
-const COUNT = 8;
-const INITIAL_CAPACITY = 64;
+// Ring layout: one Float64Array. The first 2·capacity slots hold (price, volume) of each
+// retained snapshot; after them come the marks, one every SPACING snapshots (counted from
+// the first retained one, `base`), each the prefix sums AT its snapshot: Σ volumes before
+// it (exclusive, so a window [a, b] is answered from entries a and b only), Σ log returns
+// and Σ squared log returns through it (inclusive: the return of entry i pairs i−1 and i),
+// both double-double, and the count of valid returns. The prefix sums of any other retained
+// snapshot are rebuilt by replaying the appends since the mark before it: the same
+// floating-point operations in the same order, so a window reads exactly the values a ring
+// keeping every snapshot's prefix sums would (7 fewer doubles per snapshot: 10 KB instead of
+// 36 KB per market at 500 snapshots). The newest snapshot's prefix sums are kept as fields.
+// Last come four cursors, one per window: the start snapshot (offset from `base`) a window
+// last read and its prefix sums; a window's start mostly moves one snapshot per update, so
+// the replay starts there (one step) whenever it lies between the mark and the new start.
+const SPACING = 16;
+const MARK = 7;
+const CURSOR = 1 + MARK; // offset (−1: none), then the prefix sums
+const CURSORS = 4 * CURSOR;
+const V_HI = 0; // Σ volumes BEFORE this entry (exclusive prefix), double-double
+const V_LO = 1;
+const R_HI = 2;
+const R_LO = 3;
+const Q_HI = 4;
+const Q_LO = 5;
+const COUNT = 6;
+const INITIAL_CAPACITY = 32; // a multiple of SPACING
 const SPLITTER = 134217729; // 2^27 + 1
 
 // Per-call scratch of MarketFeatures#vector (synchronous, never re-entered).
@@ -135,6 +148,9 @@ const VOLUME_RATIO = new Float64Array(2);
 // Scratch outputs of the double-double helpers (avoid allocation on the hot path).
 let outHi = 0;
 let outLo = 0;
+
+// Scratch output of MarketFeatures#prefixAt: the prefix sums of one snapshot.
+const PREFIX = new Float64Array(MARK);
 
 /** (hi, lo) + x → (outHi, outLo). */
 function ddAdd(hi: number, lo: number, x: number): void {
@@ -191,6 +207,23 @@ function wholeSeconds(later: number, earlier: number): number {
   return q;
 }
 
+/** Ring capacity (snapshots) once grown: every window start and the mark before it. */
+function ringCapacity(bufferSize: number): number {
+  return Math.ceil((bufferSize + SPACING - 1) / SPACING) * SPACING;
+}
+
+/** Doubles of a ring of `capacity` snapshots (a multiple of SPACING). */
+function ringLength(capacity: number): number {
+  return capacity * 2 + (capacity / SPACING) * MARK + CURSORS;
+}
+
+/** An empty ring: no cursor set. */
+function newRing(capacity: number): Float64Array {
+  const ring = new Float64Array(ringLength(capacity));
+  for (let c = ring.length - CURSORS; c < ring.length; c += CURSOR) ring[c] = -1;
+  return ring;
+}
+
 /**
  * One market's incremental feature state.
  *
@@ -208,7 +241,17 @@ export class MarketFeatures {
   readonly #fullCapacity: number;
   #ring: Float64Array;
   #capacity: number;
+  /** Absolute index of the first snapshot this ring held (marks count from it). */
+  #base = 0;
   #count = 0;
+  // Prefix sums at the newest snapshot (the values its mark would hold).
+  #vHi = 0;
+  #vLo = 0;
+  #rHi = 0;
+  #rLo = 0;
+  #qHi = 0;
+  #qLo = 0;
+  #valid = 0;
   #lastTimestamp: number | null = null;
   #intervals: number[] = [];
   #intervalSum = 0;
@@ -219,9 +262,9 @@ export class MarketFeatures {
   constructor(marketId: string, options: FeatureOptions = DEFAULT_FEATURE_OPTIONS) {
     this.marketId = marketId;
     this.#options = options;
-    this.#fullCapacity = options.buffer_size;
+    this.#fullCapacity = ringCapacity(options.buffer_size);
     this.#capacity = Math.min(INITIAL_CAPACITY, this.#fullCapacity);
-    this.#ring = new Float64Array(this.#capacity * STRIDE);
+    this.#ring = newRing(this.#capacity);
   }
 
   /** Snapshots seen. */
@@ -290,69 +333,143 @@ export class MarketFeatures {
   }
 
   #append(price: number, volume: number): void {
-    const index = this.#count;
-    if (index >= this.#capacity && this.#capacity < this.#fullCapacity) this.#grow();
+    const offset = this.#count - this.#base;
+    if (offset >= this.#capacity && this.#capacity < this.#fullCapacity) this.#grow();
     const cap = this.#capacity;
     const ring = this.#ring;
-    const at = (index % cap) * STRIDE;
-    let vHi = 0, vLo = 0, rHi = 0, rLo = 0, qHi = 0, qLo = 0, valid = 0;
-    let r = 0;
-    let ok = false;
-    if (index > 0) {
-      const prev = ((index - 1) % cap) * STRIDE;
-      const previousPrice = ring[prev + PRICE];
-      ddAdd(ring[prev + V_HI], ring[prev + V_LO], ring[prev + VOL]);
-      vHi = outHi;
-      vLo = outLo;
-      rHi = ring[prev + R_HI];
-      rLo = ring[prev + R_LO];
-      qHi = ring[prev + Q_HI];
-      qLo = ring[prev + Q_LO];
-      valid = ring[prev + COUNT];
+    if (offset > 0) {
+      const prev = ((offset - 1) % cap) * 2;
+      const previousPrice = ring[prev];
+      ddAdd(this.#vHi, this.#vLo, ring[prev + 1]);
+      this.#vHi = outHi;
+      this.#vLo = outLo;
       if (previousPrice > 0 && price > 0) {
-        r = Math.log(price / previousPrice);
-        ok = true;
+        const r = Math.log(price / previousPrice);
+        ddAdd(this.#rHi, this.#rLo, r);
+        this.#rHi = outHi;
+        this.#rLo = outLo;
+        // r² exactly as a double-double (the rounding of r·r would dominate tiny variances)
+        const square = r * r;
+        ddAdd(this.#qHi, this.#qLo + productError(r, r, square), square);
+        this.#qHi = outHi;
+        this.#qLo = outLo;
+        this.#valid = this.#valid + 1;
       }
-    }
-    ring[at + PRICE] = price;
-    ring[at + VOL] = volume;
-    ring[at + V_HI] = vHi;
-    ring[at + V_LO] = vLo;
-    if (ok) {
-      ddAdd(rHi, rLo, r);
-      ring[at + R_HI] = outHi;
-      ring[at + R_LO] = outLo;
-      // r² exactly as a double-double (the rounding of r·r would dominate tiny variances)
-      const square = r * r;
-      ddAdd(qHi, qLo + productError(r, r, square), square);
-      ring[at + Q_HI] = outHi;
-      ring[at + Q_LO] = outLo;
-      ring[at + COUNT] = valid + 1;
     } else {
-      ring[at + R_HI] = rHi;
-      ring[at + R_LO] = rLo;
-      ring[at + Q_HI] = qHi;
-      ring[at + Q_LO] = qLo;
-      ring[at + COUNT] = valid;
+      // the first snapshot: nothing before it
+      this.#vHi = 0;
+      this.#vLo = 0;
+      this.#rHi = 0;
+      this.#rLo = 0;
+      this.#qHi = 0;
+      this.#qLo = 0;
+      this.#valid = 0;
     }
-    this.#count = index + 1;
+    const at = (offset % cap) * 2;
+    ring[at] = price;
+    ring[at + 1] = volume;
+    if (offset % SPACING === 0) this.#writeMark(offset);
+    this.#count++;
   }
 
-  /** Grow while no entry has wrapped yet (count === capacity): positions stay put. */
+  /** Store the newest snapshot's prefix sums as the mark of `offset` (a multiple of SPACING). */
+  #writeMark(offset: number): void {
+    const cap = this.#capacity;
+    const ring = this.#ring;
+    const at = 2 * cap + ((offset / SPACING) % (cap / SPACING)) * MARK;
+    ring[at + V_HI] = this.#vHi;
+    ring[at + V_LO] = this.#vLo;
+    ring[at + R_HI] = this.#rHi;
+    ring[at + R_LO] = this.#rLo;
+    ring[at + Q_HI] = this.#qHi;
+    ring[at + Q_LO] = this.#qLo;
+    ring[at + COUNT] = this.#valid;
+  }
+
+  /** Grow while no entry has wrapped yet (offset === capacity): positions stay put. */
   #grow(): void {
-    const next = Math.min(this.#capacity * 2, this.#fullCapacity);
-    const ring = new Float64Array(next * STRIDE);
-    ring.set(this.#ring);
+    const cap = this.#capacity;
+    const next = Math.min(cap * 2, this.#fullCapacity);
+    const old = this.#ring;
+    const ring = new Float64Array(ringLength(next));
+    const marks = 2 * cap + (cap / SPACING) * MARK;
+    ring.set(old.subarray(0, 2 * cap)); // snapshots
+    ring.set(old.subarray(2 * cap, marks), 2 * next); // marks
+    ring.set(old.subarray(marks), ring.length - CURSORS); // cursors
     this.#ring = ring;
     this.#capacity = next;
+  }
+
+  /**
+   * Prefix sums of the retained snapshot at absolute `index` into {@linkcode PREFIX}: the
+   * mark at or before it (or window `cursor`'s last start, when between the two), then the
+   * appends after it replayed (see the ring layout). With a cursor, the result becomes its
+   * new position.
+   */
+  #prefixAt(index: number, cursor = -1): void {
+    const cap = this.#capacity;
+    const ring = this.#ring;
+    const offset = index - this.#base;
+    const markOffset = offset - offset % SPACING;
+    let m = 2 * cap + ((markOffset / SPACING) % (cap / SPACING)) * MARK;
+    let from = markOffset;
+    const c = cursor < 0 ? -1 : ringLength(cap) - CURSORS + cursor * CURSOR;
+    if (c >= 0 && ring[c] >= markOffset && ring[c] <= offset) {
+      from = ring[c];
+      m = c + 1;
+    }
+    let vHi = ring[m + V_HI];
+    let vLo = ring[m + V_LO];
+    let rHi = ring[m + R_HI];
+    let rLo = ring[m + R_LO];
+    let qHi = ring[m + Q_HI];
+    let qLo = ring[m + Q_LO];
+    let valid = ring[m + COUNT];
+    let at = (from % cap) * 2;
+    for (let o = from + 1; o <= offset; o++) {
+      const previousPrice = ring[at];
+      ddAdd(vHi, vLo, ring[at + 1]);
+      vHi = outHi;
+      vLo = outLo;
+      at = (o % cap) * 2;
+      const price = ring[at];
+      if (previousPrice > 0 && price > 0) {
+        const r = Math.log(price / previousPrice);
+        ddAdd(rHi, rLo, r);
+        rHi = outHi;
+        rLo = outLo;
+        const square = r * r;
+        ddAdd(qHi, qLo + productError(r, r, square), square);
+        qHi = outHi;
+        qLo = outLo;
+        valid = valid + 1;
+      }
+    }
+    PREFIX[V_HI] = vHi;
+    PREFIX[V_LO] = vLo;
+    PREFIX[R_HI] = rHi;
+    PREFIX[R_LO] = rLo;
+    PREFIX[Q_HI] = qHi;
+    PREFIX[Q_LO] = qLo;
+    PREFIX[COUNT] = valid;
+    if (c >= 0) {
+      ring[c] = offset;
+      ring[c + 1 + V_HI] = vHi;
+      ring[c + 1 + V_LO] = vLo;
+      ring[c + 1 + R_HI] = rHi;
+      ring[c + 1 + R_LO] = rLo;
+      ring[c + 1 + Q_HI] = qHi;
+      ring[c + 1 + Q_LO] = qLo;
+      ring[c + 1 + COUNT] = valid;
+    }
   }
 
   #vector(snapshot: FeatureInput, depth: BookDepth | null, length: number): FeatureVector {
     const ring = this.#ring;
     const cap = this.#capacity;
+    const base = this.#base;
     const b = this.#count - 1;
-    const bAt = (b % cap) * STRIDE;
-    const pLast = ring[bAt + PRICE];
+    const pLast = ring[((b - base) % cap) * 2];
     const interval = this.#interval;
     const baseline = this.#baseline;
     const momentum = MOMENTUM;
@@ -365,26 +482,28 @@ export class MarketFeatures {
       const n = Math.max(2, Math.floor(WINDOW_SECONDS[w] / interval));
       const m = n < length ? n : length;
       const a = b - m + 1;
-      const aAt = (a % cap) * STRIDE;
       // momentum
-      const pFirst = ring[aAt + PRICE];
+      const pFirst = ring[((a - base) % cap) * 2];
       if (m >= 2 && pFirst > 0) momentum[w] = (pLast - pFirst) / pFirst + 0;
+      const ratio = (w === 0 || w === 2) && baseline > 0;
+      if (m < 3 && !ratio) continue;
+      this.#prefixAt(a, w);
       // volatility over pairs a+1..b
       if (m >= 3) {
-        const k = ring[bAt + COUNT] - ring[aAt + COUNT];
+        const k = this.#valid - PREFIX[COUNT];
         if (k >= 2) {
-          ddSub(ring[bAt + R_HI], ring[bAt + R_LO], ring[aAt + R_HI], ring[aAt + R_LO]);
+          ddSub(this.#rHi, this.#rLo, PREFIX[R_HI], PREFIX[R_LO]);
           const s1h = outHi;
           const s1l = outLo;
-          ddSub(ring[bAt + Q_HI], ring[bAt + Q_LO], ring[aAt + Q_HI], ring[aAt + Q_LO]);
+          ddSub(this.#qHi, this.#qLo, PREFIX[Q_HI], PREFIX[Q_LO]);
           volatility[w] = Math.sqrt(sampleVariance(s1h, s1l, outHi, outLo, k)) + 0;
         }
       }
       // volume ratio (5m → w 0, 1h → w 2) over snapshots a..b
-      if ((w === 0 || w === 2) && baseline > 0) {
+      if (ratio) {
         // Σ v_a..v_b = (prefix-before(b) + v_b) − prefix-before(a)
-        ddAdd(ring[bAt + V_HI], ring[bAt + V_LO], ring[bAt + VOL]);
-        ddSub(outHi, outLo, ring[aAt + V_HI], ring[aAt + V_LO]);
+        ddAdd(this.#vHi, this.#vLo, ring[((b - base) % cap) * 2 + 1]);
+        ddSub(outHi, outLo, PREFIX[V_HI], PREFIX[V_LO]);
         const sum = outHi + outLo;
         volumeRatio[w === 0 ? 0 : 1] = sum / (baseline * m) + 0;
       }
@@ -424,26 +543,27 @@ export class MarketFeatures {
   state(): FeatureState {
     const cap = this.#capacity;
     const ring = this.#ring;
-    const first = Math.max(0, this.#count - this.#fullCapacity);
+    const base = this.#base;
+    const first = Math.max(0, this.#count - this.#options.buffer_size);
     const prices: number[] = [];
     const volumes: number[] = [];
     for (let i = first; i < this.#count; i++) {
-      const at = (i % cap) * STRIDE;
-      prices.push(ring[at + PRICE]);
-      volumes.push(ring[at + VOL]);
+      const at = ((i - base) % cap) * 2;
+      prices.push(ring[at]);
+      volumes.push(ring[at + 1]);
     }
     const z = (x: number) => x + 0; // JSON has no −0
     let anchor: FeatureState["anchor"] = [0, 0, 0, 0, 0, 0, 0];
     if (this.#count > 0) {
-      const at = (first % cap) * STRIDE;
+      this.#prefixAt(first);
       anchor = [
-        z(ring[at + V_HI]),
-        z(ring[at + V_LO]),
-        z(ring[at + R_HI]),
-        z(ring[at + R_LO]),
-        z(ring[at + Q_HI]),
-        z(ring[at + Q_LO]),
-        ring[at + COUNT],
+        z(PREFIX[V_HI]),
+        z(PREFIX[V_LO]),
+        z(PREFIX[R_HI]),
+        z(PREFIX[R_LO]),
+        z(PREFIX[Q_HI]),
+        z(PREFIX[Q_LO]),
+        PREFIX[COUNT],
       ];
     }
     return {
@@ -473,7 +593,7 @@ export class MarketFeatures {
     }
     const s = parsed.data;
     const retained = s.count - s.first_index;
-    const expectedFirst = Math.max(0, s.count - this.#fullCapacity);
+    const expectedFirst = Math.max(0, s.count - this.#options.buffer_size);
     if (
       s.first_index !== expectedFirst || s.prices.length !== retained ||
       s.volumes.length !== retained
@@ -486,18 +606,17 @@ export class MarketFeatures {
       );
     }
     let capacity = Math.min(INITIAL_CAPACITY, this.#fullCapacity);
-    while (capacity < s.count && capacity < this.#fullCapacity) {
+    while (capacity < retained && capacity < this.#fullCapacity) {
       capacity = Math.min(capacity * 2, this.#fullCapacity);
     }
-    const ring = new Float64Array(capacity * STRIDE);
-    this.#ring = ring;
+    this.#ring = newRing(capacity);
     this.#capacity = capacity;
+    this.#base = s.first_index;
     if (retained > 0) {
-      const at = (s.first_index % capacity) * STRIDE;
-      ring[at + PRICE] = s.prices[0];
-      ring[at + VOL] = s.volumes[0];
-      [ring[at + V_HI], ring[at + V_LO], ring[at + R_HI], ring[at + R_LO]] = s.anchor;
-      [ring[at + Q_HI], ring[at + Q_LO], ring[at + COUNT]] = s.anchor.slice(4);
+      this.#ring[0] = s.prices[0];
+      this.#ring[1] = s.volumes[0];
+      [this.#vHi, this.#vLo, this.#rHi, this.#rLo, this.#qHi, this.#qLo, this.#valid] = s.anchor;
+      this.#writeMark(0);
       this.#count = s.first_index + 1;
       for (let i = 1; i < retained; i++) this.#append(s.prices[i], s.volumes[i]);
     } else {

@@ -41,6 +41,14 @@ export interface FeatureStageOptions {
   readonly seedAll?: (before: number, n: number) => Promise<Map<string, MarketSnapshot[]>>;
   /** Called for every input skipped as a duplicate (metrics). */
   readonly onDuplicate?: () => void;
+  /**
+   * False: checkpoints carry no windows (an empty state) and a partition restored from one
+   * re-seeds each market from the store as a fresh partition does. For checkpoints that
+   * cannot outlive the process anyway (the engine keeps them in memory): the windows of
+   * 10,000 markets serialize to ~100 MB of JSON, and building them briefly costs ~3× that.
+   * Default true.
+   */
+  readonly checkpointWindows?: boolean;
 }
 
 interface Checkpointed {
@@ -55,8 +63,9 @@ export function featureStage(options: FeatureStageOptions): PartitionStage {
     inputSubject: (p) => subjects.partitionPattern("snapshots", p),
     open: (partition, state) => {
       const pipeline = new FeaturePipeline(options.features);
-      const restored = state !== null;
-      if (state) {
+      // An empty state is a checkpoint without windows (see `checkpointWindows`).
+      const restored = state !== null && state.length > 0;
+      if (restored) {
         const saved = JSON.parse(new TextDecoder().decode(state)) as Checkpointed;
         for (const [market, marketState] of Object.entries(saved.markets)) {
           pipeline.loadState(market, marketState);
@@ -124,6 +133,7 @@ export function featureStage(options: FeatureStageOptions): PartitionStage {
           })];
         },
         checkpoint: () => {
+          if (options.checkpointWindows === false) return new Uint8Array(0);
           const markets: Record<string, unknown> = {};
           for (const market of pipeline.markets()) markets[market] = pipeline.state(market);
           return new TextEncoder().encode(JSON.stringify({ markets }));
