@@ -133,10 +133,14 @@ Deno.test({
         attempts++;
         return store.upsertSnapshots(rows);
       }, { operation: "upsert_snapshots", backoffMs: [50], attempts: 10, registry, logger });
-      await insertRunning(db.url);
-      await admin.unsafe(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${WRITING}`,
-      );
+      // Find a writing backend and terminate it in the same statement: a probe followed by
+      // a separate terminate can miss a part that finishes in between (the COPY path is fast).
+      await waitFor(async () => {
+        const rows = await admin.unsafe(
+          `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE ${WRITING}`,
+        );
+        return rows[0].n > 0;
+      }, { timeoutMs: 20_000, intervalMs: 2, message: "no write into snapshots to terminate" });
       await retried;
       assert(attempts >= 2, `expected a retry, saw ${attempts} attempt(s)`);
       const digests = await store.groupDigests({
