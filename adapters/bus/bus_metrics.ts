@@ -9,6 +9,11 @@
  * - `augur_bus_consume_lag_seconds{topic,consumer_group}` (histogram: message age when handed
  *   to the consumer)
  * - `augur_bus_pending_messages{topic,consumer_group}` (gauge: messages not yet acked)
+ * - `augur_bus_reclaimed_total{topic,consumer_group,state}` (pending messages taken over after
+ *   idling past the ack wait: `state="idle"` are delivered again, `state="in_hand"` were still
+ *   being processed by the reclaiming consumer and are left to it)
+ * - `augur_bus_dropped_total{topic,consumer_group,reason}` (messages that can never be
+ *   delivered, e.g. `reason="trimmed"`: removed from the stream before they were acked)
  *
  * @example
  * ```ts
@@ -107,6 +112,8 @@ export class BusMetrics {
   readonly deadLetterTotal: Counter;
   readonly consumeLagSeconds: Histogram;
   readonly pendingMessages: Gauge;
+  readonly reclaimedTotal: Counter;
+  readonly droppedTotal: Counter;
 
   constructor(options: BusMetricsOptions = {}) {
     const registry = options.registry ?? defaultRegistry;
@@ -135,6 +142,16 @@ export class BusMetrics {
       "augur_bus_pending_messages",
       "Messages not yet acknowledged by a consumer group, where the server reports it.",
       ["topic", "consumer_group"],
+    );
+    this.reclaimedTotal = registry.counter(
+      "augur_bus_reclaimed_total",
+      "Pending messages taken over after idling past the ack wait, by family, group and state (idle: delivered again; in_hand: still being processed by the reclaiming consumer).",
+      ["topic", "consumer_group", "state"],
+    );
+    this.droppedTotal = registry.counter(
+      "augur_bus_dropped_total",
+      "Messages that can never be delivered (removed from the stream before they were acked), by family, group and reason.",
+      ["topic", "consumer_group", "reason"],
     );
   }
 
@@ -205,6 +222,23 @@ export class BusMetrics {
     if ((options.deliveryCount ?? 1) > 1) {
       this.redeliveredTotal.inc({ topic, consumer_group: group });
     }
+  }
+
+  /**
+   * Count `count` messages of `pattern`'s family reclaimed by `group` after idling past the
+   * ack wait; `state` says whether they are delivered again (`idle`) or were still in the
+   * reclaiming consumer's hands (`in_hand`).
+   */
+  reclaimed(pattern: string, group: string, state: "idle" | "in_hand", count = 1): void {
+    this.reclaimedTotal.inc({ topic: subjectFamily(pattern), consumer_group: group, state }, count);
+  }
+
+  /** Count `count` messages of `pattern`'s family that `group` can never get (`reason`). */
+  dropped(pattern: string, group: string, reason: string, count = 1): void {
+    this.droppedTotal.inc(
+      { topic: subjectFamily(pattern), consumer_group: group, reason: reasonLabel(reason) },
+      count,
+    );
   }
 
   /** Set the pending gauge of (`pattern`'s family, `group`). */

@@ -9,11 +9,15 @@
  *   means the entry is on disk. `publishBatch` pipelines the XADDs in one round trip.
  * - `subscribe` is a consumer group (`<groupPrefix>:<group>`, created idempotently with
  *   MKSTREAM from id 0) read with XREADGROUP … BLOCK on a dedicated connection. `ack` = XACK,
- *   `working` = XCLAIM to self with JUSTID, `nak` = re-claimed to self after the delay. Every
+ *   `working` = XCLAIM to self with JUSTID (both coalesced: the calls made before the next I/O
+ *   poll share one command per stream), `nak` = re-claimed to self after the delay. Every
  *   live consumer periodically runs XAUTOCLAIM for entries idle longer than `claimIdleMs`
- *   (or the subscription's `ackWaitMs`), so a crashed replica's entries are not stuck. The
- *   delivery count comes from the pending entries list; the last allowed delivery
- *   (`maxDeliver`) is dead-lettered instead of redelivered.
+ *   (or the subscription's `ackWaitMs`), so a crashed replica's entries are not stuck; each
+ *   reclaim is counted (`augur_bus_reclaimed_total`) and logged, and an entry still in the
+ *   reclaiming consumer's hands is not delivered twice. Entries deleted (trimmed) before
+ *   their ack are counted in `augur_bus_dropped_total` and logged. The delivery count comes
+ *   from the pending entries list; the last allowed delivery (`maxDeliver`) is dead-lettered
+ *   instead of redelivered.
  * - `read` is a private XREAD … BLOCK reader from an entry id on its own connection.
  * - No Redis Cluster.
  *
@@ -289,13 +293,21 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
   }
 }
 
-/** A per-(stream, group) XACK coalescer: acks issued before the next I/O poll share one XACK. */
-class Acker {
+/** Most ids in one coalesced command (a bounded command keeps the server responsive). */
+const MAX_IDS_PER_COMMAND = 1000;
+
+/**
+ * A per-stream id-command coalescer: the ids given before the next I/O poll go out as one
+ * command per stream (and per {@linkcode MAX_IDS_PER_COMMAND}), e.g. one XACK or one
+ * XCLAIM … JUSTID for a whole commit's messages instead of one round trip (and, on a durable
+ * server, one disk write) each.
+ */
+class IdBatcher {
   #pending = new Map<string, { ids: string[]; waiters: PromiseWithResolvers<void>[] }>();
   #scheduled = false;
-  constructor(private readonly conn: () => Redis, private readonly group: string) {}
+  constructor(private readonly send: (stream: string, ids: string[]) => Promise<unknown>) {}
 
-  ack(stream: string, id: string): Promise<void> {
+  add(stream: string, id: string): Promise<void> {
     let slot = this.#pending.get(stream);
     if (!slot) {
       slot = { ids: [], waiters: [] };
@@ -306,21 +318,35 @@ class Acker {
     slot.waiters.push(waiter);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(() => this.#flush());
+      setImmediate(() => void this.flushNow());
     }
     return waiter.promise;
   }
 
-  #flush(): void {
+  /** Send what is waiting now instead of at the next I/O poll; resolves once it was sent. */
+  flushNow(): Promise<void> {
     this.#scheduled = false;
     const batches = this.#pending;
+    if (batches.size === 0) return Promise.resolve();
     this.#pending = new Map();
+    const sends: Promise<unknown>[] = [];
     for (const [stream, slot] of batches) {
-      this.conn().call("XACK", stream, this.group, ...slot.ids).then(
-        () => slot.waiters.forEach((w) => w.resolve()),
-        (error) => slot.waiters.forEach((w) => w.reject(error)),
-      );
+      for (let i = 0; i < slot.ids.length; i += MAX_IDS_PER_COMMAND) {
+        const ids = slot.ids.slice(i, i + MAX_IDS_PER_COMMAND);
+        const waiters = slot.waiters.slice(i, i + MAX_IDS_PER_COMMAND);
+        let sent: Promise<unknown>;
+        try {
+          sent = this.send(stream, ids);
+        } catch (error) {
+          sent = Promise.reject(error); // e.g. not connected: fail the callers, not the loop
+        }
+        sends.push(sent.then(
+          () => waiters.forEach((w) => w.resolve()),
+          (error) => waiters.forEach((w) => w.reject(error)),
+        ));
+      }
     }
+    return Promise.all(sends).then(() => {});
   }
 }
 
@@ -727,6 +753,8 @@ interface GroupOptions {
 interface Held {
   readonly entry: Entry;
   readonly deliveryCount: number;
+  /** When it was fetched (or reclaimed, or its nak delay ended): its idle time on the server. */
+  readonly fetchedAt: number;
 }
 
 /** A consumer-group subscription (competing consumers). */
@@ -735,7 +763,10 @@ class GroupSubscription extends ReaderBase {
   readonly #group: string;
   readonly #consumer: string;
   readonly #match: (subject: string) => boolean;
-  readonly #acker: Acker;
+  /** XACKs of the subscription's deliveries, coalesced per stream. */
+  readonly #acker: IdBatcher;
+  /** `working()` keep-alives (XCLAIM to self, JUSTID), coalesced per stream. */
+  readonly #keeper: IdBatcher;
   /** Handed out, not yet settled: `stream id`. */
   readonly #inFlight = new Set<string>();
   /** Fetched or reclaimed, not yet handed out. */
@@ -754,7 +785,11 @@ class GroupSubscription extends ReaderBase {
     this.#group = bus.groupName(options.group);
     this.#consumer = consumer;
     this.#match = subjectMatcher(options.pattern);
-    this.#acker = new Acker(() => bus.command(), this.#group);
+    const group = this.#group;
+    this.#acker = new IdBatcher((stream, ids) => bus.command().call("XACK", stream, group, ...ids));
+    this.#keeper = new IdBatcher((stream, ids) =>
+      bus.command().call("XCLAIM", stream, group, consumer, "0", ...ids, "JUSTID")
+    );
   }
 
   /** The claim cadence: often enough that an idle entry waits at most ~1.5 × ackWait. */
@@ -827,7 +862,10 @@ class GroupSubscription extends ReaderBase {
             ...this.#g.streams,
             ...streamIds,
           );
-          for (const entry of decodeRead(reply)) this.#queue.push({ entry, deliveryCount: 1 });
+          const fetchedAt = Date.now();
+          for (const entry of decodeRead(reply)) {
+            this.#queue.push({ entry, deliveryCount: 1, fetchedAt });
+          }
         }
         backoff = 50;
       } catch (error) {
@@ -846,10 +884,16 @@ class GroupSubscription extends ReaderBase {
         continue;
       }
       while (this.#queue.length > 0 && !this.state.stopped) {
-        const { entry, deliveryCount } = this.#queue.shift()!;
-        if (!entry.subject || !this.#match(entry.subject)) {
-          // Not this group's subject (or an entry without fields): never ours, skip it.
-          this.#acker.ack(entry.stream, entry.id).catch(() => {});
+        const { entry, deliveryCount, fetchedAt } = this.#queue.shift()!;
+        if (!entry.subject) {
+          // Deleted from the stream (trimmed) before it was acked: it can never be delivered.
+          this.#dropped(entry.stream, [entry.id]);
+          this.#acker.add(entry.stream, entry.id).catch(() => {});
+          continue;
+        }
+        if (!this.#match(entry.subject)) {
+          // Not this group's subject: never ours, skip it.
+          this.#acker.add(entry.stream, entry.id).catch(() => {});
           continue;
         }
         const key = `${entry.stream} ${entry.id}`;
@@ -859,6 +903,12 @@ class GroupSubscription extends ReaderBase {
           continue;
         }
         this.#inFlight.add(key);
+        if (Date.now() - fetchedAt >= this.#g.ackWaitMs / 4) {
+          // It waited in our queue (the consumer is slow, e.g. starved of CPU): restart its
+          // ack wait, which is the consumer's time, so it is not reclaimed the moment it is
+          // handed out (which would also count one more delivery towards max_deliver).
+          this.#keeper.add(entry.stream, entry.id).catch(() => {});
+        }
         const publishedAtMs = idMs(entry.id);
         this.bus.metrics.consumed(entry.subject, this.#g.group, publishedAtMs, { deliveryCount });
         yield this.#delivery(entry, deliveryCount, publishedAtMs, key);
@@ -870,7 +920,7 @@ class GroupSubscription extends ReaderBase {
   async #exhausted(entry: Entry, deliveryCount: number): Promise<void> {
     try {
       await this.#deadLetter(entry, deliveryCount, `max_deliver: delivered ${deliveryCount} times`);
-      await this.#acker.ack(entry.stream, entry.id);
+      await this.#acker.add(entry.stream, entry.id);
     } catch (error) {
       this.bus.log.warn("dead letter failed; entry stays pending", {
         stream: entry.stream,
@@ -899,7 +949,7 @@ class GroupSubscription extends ReaderBase {
       ack: async () => {
         if (!settle()) return;
         try {
-          await this.#acker.ack(entry.stream, entry.id);
+          await this.#acker.add(entry.stream, entry.id);
         } finally {
           done();
         }
@@ -913,7 +963,7 @@ class GroupSubscription extends ReaderBase {
               deliveryCount,
               `max_deliver: gave up after ${deliveryCount} deliveries`,
             );
-            await this.#acker.ack(entry.stream, entry.id);
+            await this.#acker.add(entry.stream, entry.id);
           } finally {
             done();
           }
@@ -934,21 +984,13 @@ class GroupSubscription extends ReaderBase {
       },
       working: async () => {
         if (settled) return;
-        await this.bus.command().call(
-          "XCLAIM",
-          entry.stream,
-          this.#group,
-          this.#consumer,
-          "0",
-          entry.id,
-          "JUSTID",
-        );
+        await this.#keeper.add(entry.stream, entry.id);
       },
       deadLetter: async (reason: string) => {
         if (!settle()) return;
         try {
           await this.#deadLetter(entry, deliveryCount, reason);
-          await this.#acker.ack(entry.stream, entry.id);
+          await this.#acker.add(entry.stream, entry.id);
         } catch (error) {
           settled = false;
           throw error;
@@ -1003,13 +1045,20 @@ class GroupSubscription extends ReaderBase {
       const [error, ids] = results[i] ?? [];
       // Gone (reclaimed by a peer, acked, or trimmed): nothing to redeliver here.
       if (error || !Array.isArray(ids) || ids.length === 0) continue;
-      this.#queue.push({ entry: due[i].entry, deliveryCount: due[i].deliveryCount + 1 });
+      this.#queue.push({
+        entry: due[i].entry,
+        deliveryCount: due[i].deliveryCount + 1,
+        fetchedAt: now,
+      });
     }
   }
 
   /** XAUTOCLAIM entries idle past the ack wait from every stream (crashed peers, lost replies). */
   async #reclaim(): Promise<void> {
     const cmd = this.bus.command();
+    // Keep-alives still waiting to be sent go first, so entries just handed out are not
+    // reclaimed (the command connection auto-pipelines them after an explicit pipeline).
+    await this.#keeper.flushNow();
     const minIdle = Math.floor(this.#g.ackWaitMs);
     // One round trip for every stream of the pattern (up to P + 1 streams).
     const claims = cmd.pipeline();
@@ -1034,12 +1083,35 @@ class GroupSubscription extends ReaderBase {
       if (!Array.isArray(reply)) continue;
       const next = str(reply[0]);
       this.#claimCursor.set(key, next);
+      // Redis ≥ 7 lists the pending ids whose entries were deleted (trimmed) and drops them
+      // from the pending entries list: they can never be delivered.
+      const deleted = Array.isArray(reply[2]) ? reply[2].map(str) : [];
+      if (deleted.length > 0) this.#dropped(key, deleted);
       const raws = Array.isArray(reply[1]) ? reply[1] : [];
       const entries: Entry[] = [];
+      const inHand: Entry[] = [];
       for (const raw of raws) {
         const entry = decodeEntry(key, raw);
-        if (entry) entries.push(entry);
+        if (!entry) continue;
+        // Still being processed here (its keep-alive lagged behind the ack wait, e.g. on a
+        // starved machine): the delivery in hand settles it; delivering it again would only
+        // duplicate the work.
+        if (this.#inFlight.has(`${key} ${entry.id}`)) inHand.push(entry);
+        else entries.push(entry);
       }
+      if (inHand.length > 0) {
+        this.bus.metrics.reclaimed(this.#g.pattern, this.#g.group, "in_hand", inHand.length);
+      }
+      if (entries.length > 0) {
+        this.bus.metrics.reclaimed(this.#g.pattern, this.#g.group, "idle", entries.length);
+      }
+      if (inHand.length + entries.length === 0) continue;
+      this.bus.log.info("reclaimed idle entries", {
+        stream: key,
+        group: this.#group,
+        count: entries.length,
+        inHand: inHand.length,
+      });
       if (entries.length === 0) continue;
       // A nak'd entry that idled past the ack wait comes back through the reclaim instead.
       const claimed = new Set(entries.map((e) => e.id));
@@ -1054,14 +1126,24 @@ class GroupSubscription extends ReaderBase {
         const [error, rows] = counts[i] ?? [];
         const row = !error && Array.isArray(rows) && Array.isArray(rows[0]) ? rows[0] : undefined;
         const deliveryCount = row ? Number(row[3]) : 2;
-        this.#queue.push({ entry: entries[i], deliveryCount: Math.max(2, deliveryCount) });
+        this.#queue.push({
+          entry: entries[i],
+          deliveryCount: Math.max(2, deliveryCount),
+          fetchedAt: Date.now(),
+        });
       }
-      this.bus.log.info("reclaimed idle entries", {
-        stream: key,
-        group: this.#group,
-        count: entries.length,
-      });
     }
+  }
+
+  /** Count and log entries deleted from `stream` before this group acked them. */
+  #dropped(stream: string, ids: readonly string[]): void {
+    this.bus.metrics.dropped(this.#g.pattern, this.#g.group, "trimmed", ids.length);
+    this.bus.log.warn("pending entries were deleted from the stream before they were acked", {
+      stream,
+      group: this.#group,
+      count: ids.length,
+      ids: ids.slice(0, 10).join(" "),
+    });
   }
 
   /** Make entries we hold but will not process claimable by a peer right away. */

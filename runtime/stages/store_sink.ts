@@ -5,6 +5,13 @@
  * payloads are dead-lettered; a failed commit is retried with backoff (writes are idempotent
  * upserts, so a retried or redelivered batch changes nothing twice).
  *
+ * Group commit: one commit runs at a time and the next batch fills meanwhile, so a slow store
+ * gets fewer, bigger commits (up to `batchSize`) rather than a queue of small ones. A commit
+ * never stalls the ones after it: a failed ack, tee or keep-alive is counted in
+ * `augur_worker_retries_total{kind="store",stage}` and logged, and its messages are
+ * redelivered by the bus. Messages that need no write (tick markers) are acked without
+ * waiting for the bus's answer.
+ *
  * @example
  * ```ts
  * import { runStoreSink } from "./store_sink.ts";
@@ -44,15 +51,16 @@ export interface StoreSinkOptions {
   /** Drops signals from a fenced-off former dedup active. */
   readonly fences?: FenceGate;
   /**
-   * Uncommitted messages (held or queued for a commit) above which the sink stops pulling
-   * until commits catch up (default 4 × batchSize): a slow or unreachable database must not
-   * let deliveries pile up past their ack wait and be redelivered.
+   * Uncommitted messages (held, or in the running commit) above which the sink stops pulling
+   * until the running commit ends (default 4 × batchSize; the sink also stops once the next
+   * batch is full): a slow or unreachable database must not let deliveries pile up past their
+   * ack wait and be redelivered.
    */
   readonly maxUncommitted?: number;
   /**
-   * While a commit waits or retries, extend the ack deadline of its messages this often
-   * (`working()`; default 1000 ms), so a database outage does not turn into redeliveries and
-   * `max_deliver` dead letters.
+   * While messages are held or their commit runs or retries, extend their ack deadline this
+   * often (`working()`; default 1000 ms), so a slow database or an outage does not turn into
+   * redeliveries and `max_deliver` dead letters.
    */
   readonly keepAliveMs?: number;
   /** Called after each commit with the rows it wrote (the dual-write tee). */
@@ -97,87 +105,211 @@ export async function runStoreSink(
 
   let batch = emptyBatch();
   let held: Delivery[] = [];
-  let rows = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let chain: Promise<void> = Promise.resolve();
-  // Batches handed to the commit chain and not yet acked: kept alive while they wait.
-  const uncommitted = new Set<Delivery[]>();
-  let uncommittedCount = 0;
+  // Group commit: one commit runs at a time; meanwhile the next batch keeps filling and is
+  // committed whole as soon as it ends. A commit slower than max_delay_ms (a starved process,
+  // a loaded database) then gets fewer, bigger commits instead of a queue of small ones whose
+  // fixed cost (statements, acks) caps the throughput far below the input rate.
+  let running: Promise<void> | undefined;
+  /** The running commit's deliveries (kept alive until acked). */
+  let committing: readonly Delivery[] = [];
+  /** The held batch is due (full, or its delay passed) and starts when the running one ends. */
+  let due = false;
+  /** Subscription loops paused by backpressure, resumed when the running commit ends. */
+  let paused: (() => void)[] = [];
   const maxUncommitted = options.maxUncommitted ?? options.batchSize * 4;
+  // A failed ack leaves its message pending: the bus redelivers it and it is rewritten
+  // (idempotent). Every failure is counted; the log says how many since its last line.
+  let unloggedAckFailures = 0;
+  let ackFailureLoggedAt = 0;
+  const ackFailed = (messages: number, error: unknown): void => {
+    metrics.retries.inc({ kind: "store", stage: "ack" }, messages);
+    unloggedAckFailures += messages;
+    const now = Date.now();
+    if (now - ackFailureLoggedAt < 1000) return;
+    ackFailureLoggedAt = now;
+    logger.warn("ack failed; those messages will be redelivered", {
+      messages: unloggedAckFailures,
+      error: (error as Error)?.message ?? String(error),
+    });
+    unloggedAckFailures = 0;
+  };
+  /**
+   * Ack a message that needs no commit (a tick marker, an empty or fenced-off message) without
+   * waiting for it: the loop takes the next delivery at once. A durable Redis answers an ack
+   * only after its disk write; waiting for each of the markers (one per partition per tick,
+   * most of a snapshot stream) made the sink crawl whenever the disk or CPU was slow.
+   */
+  const ackAside = (delivery: Delivery): undefined => {
+    delivery.ack().catch((error) => ackFailed(1, error));
+    return undefined;
+  };
+  // Held and committing messages are kept alive (their ack deadline extended) until acked.
   const keepAlive = setInterval(() => {
-    for (const deliveries of uncommitted) for (const d of deliveries) void d.working();
+    let failures = 0;
+    let lastError = "";
+    const outcomes: Promise<void>[] = [];
+    for (const list of [committing, held]) {
+      for (const d of list) {
+        outcomes.push(
+          d.working().catch((error) => {
+            failures++;
+            lastError = (error as Error).message;
+          }),
+        );
+      }
+    }
+    if (outcomes.length === 0) return;
+    void Promise.all(outcomes).then(() => {
+      if (failures === 0) return;
+      // Retried on the next tick; a message whose deadline passes meanwhile is redelivered
+      // (the rewrite is idempotent), never lost.
+      metrics.retries.inc({ kind: "store", stage: "keepalive" }, failures);
+      logger.warn("keep-alive failed; retrying", { messages: failures, error: lastError });
+    });
   }, options.keepAliveMs ?? 1000);
 
-  const commit = (): Promise<void> => {
+  // Stalled input: every subscription loop waits and nothing arrives. A bus caps the unacked
+  // deliveries of a group (the memory bus at its capacity, 1,024 in the engine), so a batch
+  // holding that many gets no more until it commits: waiting out `maxDelayMs` would stall
+  // the whole pipeline behind it (measured: ~10 % of an engine run idle). A batch at least
+  // half full is then committed at once, when no commit is running (else the running
+  // commit's end looks again); smaller ones keep waiting for rows or the delay as before.
+  const stallRows = Math.max(1, Math.ceil(options.batchSize / 2));
+  let idleLoops = families.length; // loops waiting for their next delivery
+  let stallCheck: ReturnType<typeof setTimeout> | undefined;
+  const stalled = () =>
+    idleLoops === families.length && held.length >= stallRows && running === undefined;
+  const watchStall = () => {
+    if (stallCheck !== undefined || !stalled()) return;
+    // A macrotask runs once every delivery already available has been taken (no microtask
+    // left), so "still stalled" then means the input really stopped.
+    stallCheck = setTimeout(() => {
+      stallCheck = undefined;
+      if (stalled()) flush();
+    }, 0);
+  };
+
+  /** Write one batch (retried until it succeeds, or on drain gives up), then ack it. */
+  const writeAndAck = async (current: SinkBatch, deliveries: readonly Delivery[]) => {
+    for (let attempt = 1;; attempt++) {
+      try {
+        const started = performance.now();
+        // Independent tables are written concurrently (a pool answers them in parallel;
+        // DuckDB queues them). Parents first: a context is only useful once its signal is
+        // stored. Settled together so a retry never overlaps a write still running.
+        await settledAll([
+          store.upsertSnapshots(current.snapshots),
+          store.upsertTrades(current.trades),
+          store.upsertFeatures(current.features),
+          store.upsertSignals(current.signals),
+        ]);
+        await store.upsertContexts(current.contexts);
+        // Ticks last: a recorded tick tells context its snapshots are all announced.
+        await store.recordTicks(current.ticks);
+        metrics.transformSeconds.observe({ kind: "store" }, (performance.now() - started) / 1000);
+        break;
+      } catch (error) {
+        metrics.retries.inc({ kind: "store", stage: "commit" });
+        logger.warn("store commit failed; retrying", {
+          attempt,
+          error: (error as Error).message,
+        });
+        // On drain, stop retrying: the unacked messages are redelivered to the next sink.
+        if (options.signal.aborted && attempt >= 3) {
+          logger.warn("store commit abandoned on drain; its messages are redelivered", {
+            messages: deliveries.length,
+          });
+          return;
+        }
+        await abortableSleep(Math.min(100 * 2 ** (attempt - 1), 5000), options.signal);
+      }
+    }
+    try {
+      await options.onCommit?.(current);
+    } catch (error) {
+      metrics.retries.inc({ kind: "store", stage: "tee" });
+      logger.warn("commit tee failed; its messages are left unacked for redelivery", {
+        messages: deliveries.length,
+        error: (error as Error).message,
+      });
+      return;
+    }
+    // Acked together: a durable Redis waits for its disk per ack call; the bus batches
+    // concurrent acks into one round trip. A failed ack leaves its message pending: it is
+    // redelivered and rewritten (idempotent), and the next commits go on regardless.
+    const acks = await Promise.allSettled(deliveries.map((d) => d.ack()));
+    const failed = acks.filter((a): a is PromiseRejectedResult => a.status === "rejected");
+    if (failed.length > 0) ackFailed(failed.length, failed[0].reason);
+    metrics.processed.inc({ kind: "store" }, deliveries.length - failed.length);
+  };
+
+  /** Commit the held batch now (never rejects; at most one commit runs). */
+  const startCommit = (): void => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
-    if (held.length === 0) return chain;
+    due = false;
     const current = batch;
     const deliveries = held;
     batch = emptyBatch();
     held = [];
-    rows = 0;
-    uncommitted.add(deliveries);
-    uncommittedCount += deliveries.length;
-    chain = chain.then(async () => {
-      for (let attempt = 1;; attempt++) {
-        try {
-          const started = performance.now();
-          // Independent tables are written concurrently (a pool answers them in parallel;
-          // DuckDB queues them). Parents first: a context is only useful once its signal is
-          // stored. Settled together so a retry never overlaps a write still running.
-          await settledAll([
-            store.upsertSnapshots(current.snapshots),
-            store.upsertTrades(current.trades),
-            store.upsertFeatures(current.features),
-            store.upsertSignals(current.signals),
-          ]);
-          await store.upsertContexts(current.contexts);
-          // Ticks last: a recorded tick tells context its snapshots are all announced.
-          await store.recordTicks(current.ticks);
-          metrics.transformSeconds.observe({ kind: "store" }, (performance.now() - started) / 1000);
-          break;
-        } catch (error) {
-          metrics.retries.inc({ kind: "store", stage: "commit" });
-          logger.warn("store commit failed; retrying", {
-            attempt,
-            error: (error as Error).message,
-          });
-          // On drain, stop retrying: the unacked messages are redelivered to the next sink.
-          if (options.signal.aborted && attempt >= 3) return;
-          await abortableSleep(Math.min(100 * 2 ** (attempt - 1), 5000), options.signal);
-        }
-      }
-      await options.onCommit?.(current);
-      // Acked together: a durable Redis waits for its disk per ack call; the bus batches
-      // concurrent acks into one round trip.
-      await Promise.all(deliveries.map((d) => d.ack()));
-      metrics.processed.inc({ kind: "store" }, deliveries.length);
+    committing = deliveries;
+    running = writeAndAck(current, deliveries).catch((error) => {
+      logger.error("store commit failed unexpectedly", { error: (error as Error).message });
     }).finally(() => {
-      uncommitted.delete(deliveries);
-      uncommittedCount -= deliveries.length;
+      running = undefined;
+      committing = [];
+      if (held.length > 0 && (due || held.length >= options.batchSize)) startCommit();
+      const resume = paused;
+      paused = [];
+      for (const r of resume) r();
+      watchStall();
     });
-    return chain;
   };
 
-  const accept = async (family: Family, delivery: Delivery): Promise<void> => {
+  /** The held batch is due: commit it now, or as soon as the running commit ends. */
+  const flush = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (held.length === 0) return;
+    if (running) due = true;
+    else startCommit();
+  };
+
+  const onDelay = () => {
+    timer = undefined;
+    flush();
+  };
+
+  /**
+   * Take one delivery into the batch. Synchronous on the hot path (a row added, no commit or
+   * backpressure due): returns a promise only when something must be waited for.
+   */
+  const accept = (family: Family, delivery: Delivery): Promise<void> | undefined => {
     if (isTickMarker(delivery.headers) || (!delivery.decoded && delivery.payload.length === 0)) {
-      await delivery.ack();
+      return ackAside(delivery);
+    }
+    if (family === "signals" && options.fences) return acceptFenced(delivery);
+    return add(family, delivery);
+  };
+
+  /** A signal passes its fence check first (reads the store). */
+  const acceptFenced = async (delivery: Delivery): Promise<void> => {
+    let verdict;
+    try {
+      verdict = await fenceVerdict(delivery);
+    } catch {
+      return; // draining: left unacked, redelivered to the next sink
+    }
+    if (verdict !== "accept") {
+      metrics.skipped.inc({ kind: "store", reason: verdict === "fence" ? "fence" : "fenced" });
+      ackAside(delivery);
       return;
     }
-    if (family === "signals" && options.fences) {
-      let verdict;
-      try {
-        verdict = await fenceVerdict(delivery);
-      } catch {
-        return; // draining: left unacked, redelivered to the next sink
-      }
-      if (verdict !== "accept") {
-        metrics.skipped.inc({ kind: "store", reason: verdict === "fence" ? "fence" : "fenced" });
-        await delivery.ack();
-        return;
-      }
-    }
+    await add("signals", delivery);
+  };
+
+  const add = (family: Family, delivery: Delivery): Promise<void> | undefined => {
     try {
       switch (family) {
         case "snapshots": {
@@ -206,17 +338,20 @@ export async function runStoreSink(
         subject: delivery.subject,
         error: (error as Error).message,
       });
-      await delivery.deadLetter("decode");
-      return;
+      return delivery.deadLetter("decode");
     }
     held.push(delivery);
-    rows++;
-    if (rows >= options.batchSize) await commit();
-    else if (timer === undefined) {
-      timer = setTimeout(() => void commit().catch(() => {}), options.maxDelayMs);
+    if (held.length >= options.batchSize) flush();
+    else if (timer === undefined && !due) timer = setTimeout(onDelay, options.maxDelayMs);
+    // Backpressure: while a commit runs, stop pulling once the next batch is full (or too
+    // much is uncommitted); the loops resume when it ends and the next batch starts.
+    if (
+      running &&
+      (held.length >= options.batchSize || held.length + committing.length >= maxUncommitted)
+    ) {
+      return new Promise<void>((resume) => paused.push(resume));
     }
-    // Backpressure: stop pulling while commits lag (their messages are kept alive).
-    if (uncommittedCount >= maxUncommitted) await chain.catch(() => {});
+    return undefined;
   };
 
   /** The fence check reads the store: retry it through an outage instead of failing. */
@@ -231,20 +366,28 @@ export async function runStoreSink(
           attempt,
           error: (error as Error).message,
         });
-        void delivery.working();
+        delivery.working().catch(() => {}); // best effort: the retry loop goes on regardless
         await abortableSleep(Math.min(100 * 2 ** (attempt - 1), 5000), options.signal);
       }
     }
   };
 
   await Promise.all(subscriptions.map(async (subscription, i) => {
-    for await (const delivery of subscription) await accept(families[i], delivery);
+    const family = families[i];
+    for await (const delivery of subscription) {
+      idleLoops--;
+      const waiting = accept(family, delivery);
+      if (waiting) await waiting;
+      idleLoops++;
+      watchStall();
+    }
   }));
   try {
-    await commit();
-    await chain;
+    flush();
+    while (running) await running;
   } finally {
     clearInterval(keepAlive);
+    if (stallCheck !== undefined) clearTimeout(stallCheck);
     options.signal.removeEventListener("abort", stopAll);
   }
 }

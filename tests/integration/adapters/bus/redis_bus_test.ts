@@ -474,6 +474,212 @@ Deno.test({
   },
 });
 
+/** Calls of `command` so far (INFO commandstats). */
+async function commandCalls(raw: Redis, command: string): Promise<number> {
+  const info = await raw.info("commandstats");
+  const match = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info);
+  return match ? Number(match[1]) : 0;
+}
+
+/** [id, consumer, idle ms, delivery count] of every pending entry of `stream` in `group`. */
+async function pendingEntries(
+  raw: Redis,
+  stream: string,
+  group: string,
+): Promise<[string, string, number, number][]> {
+  return (await raw.call("XPENDING", stream, group, "-", "+", 1000)) as [
+    string,
+    string,
+    number,
+    number,
+  ][];
+}
+
+function counter(registry: MetricsRegistry, name: string, labels: Record<string, string>): number {
+  const metric = registry.get(name) as { get(l: object): number } | undefined;
+  return metric ? metric.get(labels) : 0;
+}
+
+Deno.test({
+  name: "redis bus: working() and ack of many deliveries are one XCLAIM / XACK per stream",
+  ...needs("redis"),
+  async fn() {
+    const server = await startRedis();
+    const bus = makeBus(server, { partitions: 4, claimIdleMs: 60_000 });
+    const raw = new Redis(server.url);
+    try {
+      await bus.connect();
+      const total = 400;
+      await bus.publishBatch(
+        Array.from({ length: total }, (_, i) => ({
+          subject: `augur.snapshots.0${i % 4}.polymarket.m${i}`,
+          payload: enc.encode(String(i)),
+        })),
+      );
+      const sub = bus.subscribe("augur.snapshots.>", "store");
+      const it = sub[Symbol.asyncIterator]();
+      const held: Delivery[] = [];
+      while (held.length < total) held.push((await it.next()).value as Delivery);
+
+      // A batching consumer keeps its whole batch alive at once (the store sink, every second).
+      const claimsBefore = await commandCalls(raw, "xclaim");
+      await Promise.all(held.map((d) => d.working()));
+      const claims = (await commandCalls(raw, "xclaim")) - claimsBefore;
+      assert(claims <= 4, `${total} keep-alives over 4 streams took ${claims} XCLAIM commands`);
+      const pending = await pendingEntries(raw, "augur:snapshots:01", "augur:store");
+      assertEquals(pending.length, total / 4);
+      assert(pending.every(([, , , count]) => count === 1), "keep-alives count no delivery");
+
+      const acksBefore = await commandCalls(raw, "xack");
+      await Promise.all(held.map((d) => d.ack()));
+      const acks = (await commandCalls(raw, "xack")) - acksBefore;
+      assert(acks <= 4, `${total} acks over 4 streams took ${acks} XACK commands`);
+      assertEquals(await bus.pending("augur.snapshots.>", "store"), 0);
+      await sub.stop();
+    } finally {
+      raw.disconnect();
+      await bus.close();
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "redis bus: entries that waited in a starved consumer's queue are not reclaimed from it when handed out",
+  ...needs("redis"),
+  async fn() {
+    const server = await startRedis();
+    const registry = new MetricsRegistry();
+    const ackWaitMs = 400;
+    const bus = makeBus(server, { registry, partitions: 1, claimIdleMs: ackWaitMs });
+    const raw = new Redis(server.url);
+    try {
+      await bus.connect();
+      const total = 30;
+      await bus.publishBatch(
+        Array.from({ length: total }, (_, i) => ({
+          subject: `augur.snapshots.00.polymarket.m${i}`,
+          payload: enc.encode(String(i)),
+        })),
+      );
+      const sub = bus.subscribe("augur.snapshots.>", "store");
+      const it = sub[Symbol.asyncIterator]();
+      // One XREADGROUP fetched all 30; the consumer takes the first and then stalls (a
+      // starved process) until the 29 still queued have idled past the ack wait.
+      const first = (await it.next()).value as Delivery;
+      await waitFor(async () => {
+        const idle = (await pendingEntries(raw, "augur:snapshots:00", "augur:store")).map((e) =>
+          e[2]
+        );
+        return idle.length === total && idle.every((ms) => ms > ackWaitMs * 1.5);
+      }, { timeoutMs: 10_000, message: "the queued entries idle past the ack wait" });
+      // It catches up: takes the rest at once, then asks for more (the reclaim scan runs).
+      const held = [first];
+      while (held.length < total) held.push((await it.next()).value as Delivery);
+      const next = it.next();
+      await bus.publish({ subject: "augur.snapshots.00.polymarket.late", payload: enc.encode("") });
+      held.push((await next).value as Delivery);
+
+      const positions = new Set(held.map((d) => d.position));
+      assertEquals(positions.size, total + 1, "each entry handed out once");
+      const pending = await pendingEntries(raw, "augur:snapshots:00", "augur:store");
+      // Only the entry the consumer held through its stall without a keep-alive was reclaimed
+      // (from itself: counted as in hand, not delivered again); the 29 that merely waited in
+      // its queue started a fresh ack wait when handed out.
+      const counted = pending.filter(([, , , count]) => count > 1).map(([id]) => id);
+      assertEquals(counted, [first.position], "queued entries count no second delivery");
+      const reclaimed = (state: string) =>
+        counter(registry, "augur_bus_reclaimed_total", {
+          topic: "snapshots",
+          consumer_group: "store",
+          state,
+        });
+      assertEquals(reclaimed("in_hand"), 1);
+      assertEquals(reclaimed("idle"), 0);
+      await Promise.all(held.map((d) => d.ack()));
+      await sub.stop();
+    } finally {
+      raw.disconnect();
+      await bus.close();
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "redis bus: reclaims are counted; an entry deleted before its ack is counted as dropped and logged",
+  ...needs("redis"),
+  async fn() {
+    const server = await startRedis();
+    const registry = new MetricsRegistry();
+    const logs: string[] = [];
+    const logger = createLogger({ sink: (line) => logs.push(line) });
+    const a = makeBus(server, { claimIdleMs: 300 });
+    const b = makeBus(server, { claimIdleMs: 300, registry, logger });
+    const raw = new Redis(server.url);
+    try {
+      await a.connect();
+      await b.connect();
+      const acks = await a.publishBatch([
+        { subject: "augur.contexts.m1", payload: enc.encode("kept") },
+        { subject: "augur.contexts.m2", payload: enc.encode("deleted") },
+      ]);
+      // A takes both and stops answering (a crashed or frozen replica).
+      const subA = a.subscribe("augur.contexts.>", "ctx");
+      const itA = subA[Symbol.asyncIterator]();
+      await itA.next();
+      await itA.next();
+      // One of them is deleted from the stream before anyone acked it.
+      await raw.xdel("augur:contexts", acks[1].position);
+      const got: Delivery[] = [];
+      const subB = b.subscribe("augur.contexts.>", "ctx");
+      const loop = consume(subB, async (d) => {
+        got.push(d);
+        await d.ack();
+      });
+      await waitFor(() => got.length === 1, { timeoutMs: 10_000, message: "B reclaimed m1" });
+      await waitFor(
+        () =>
+          counter(registry, "augur_bus_dropped_total", {
+            topic: "contexts",
+            consumer_group: "ctx",
+            reason: "trimmed",
+          }) === 1,
+        { timeoutMs: 10_000, message: "the deleted entry is counted as dropped" },
+      );
+      assertEquals(dec.decode(got[0].payload), "kept");
+      assertEquals(got[0].deliveryCount, 2);
+      assertEquals(
+        counter(registry, "augur_bus_reclaimed_total", {
+          topic: "contexts",
+          consumer_group: "ctx",
+          state: "idle",
+        }),
+        1,
+      );
+      assert(
+        logs.some((l) => l.includes("deleted from the stream before they were acked")),
+        "the drop is logged",
+      );
+      assert(logs.some((l) => l.includes("reclaimed idle entries")), "the reclaim is logged");
+      await waitFor(async () => (await b.pending("augur.contexts.>", "ctx")) === 0, {
+        timeoutMs: 5000,
+        message: "nothing left pending (m1 acked, m2 out of the pending list)",
+      });
+      await subB.stop();
+      await loop.done;
+      await subA.stop();
+    } finally {
+      raw.disconnect();
+      await a.close();
+      await b.close();
+      await server.stop();
+    }
+  },
+});
+
 Deno.test({
   name: "redis bus: a volatile redis is refused unless allowVolatile",
   ...needs("redis"),
