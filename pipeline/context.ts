@@ -262,17 +262,8 @@ export function memorySnapshotLookup(snapshots: readonly MarketSnapshot[]): Snap
     else list.push(s);
   }
   for (const list of byMarket.values()) list.sort((a, b) => a.timestamp - b.timestamp);
-  // Largest index with timestamp ≤ t (binary search), or -1.
-  const upper = (list: MarketSnapshot[], t: number): number => {
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list[mid].timestamp <= t) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo - 1;
-  };
+  // Largest index with timestamp ≤ t, or -1.
+  const upper = (list: MarketSnapshot[], t: number): number => countAtMost(list, t) - 1;
   return {
     latestSnapshot(marketId, asOf) {
       const list = byMarket.get(marketId);
@@ -287,4 +278,26 @@ export function memorySnapshotLookup(snapshots: readonly MarketSnapshot[]): Snap
       return i < list.length && list[i].timestamp <= end ? list[i] : null;
     },
   };
+}
+
+/**
+ * How many snapshots of a list ascending by timestamp have timestamp ≤ `t` (binary search).
+ *
+ * @example
+ * ```ts
+ * import { countAtMost } from "./context.ts";
+ * import type { MarketSnapshot } from "./models.ts";
+ * declare const history: MarketSnapshot[];
+ * const latestIndex = countAtMost(history, 1_767_225_600_000_000) - 1; // -1: none
+ * ```
+ */
+export function countAtMost(list: readonly MarketSnapshot[], t: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid].timestamp <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

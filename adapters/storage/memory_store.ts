@@ -51,6 +51,7 @@ import type {
   TradeRecord,
 } from "./types.ts";
 import type { Platform } from "../../pipeline/models.ts";
+import { countAtMost } from "../../pipeline/context.ts";
 
 type Rows = Map<string, WireValue[]>;
 
@@ -301,18 +302,6 @@ export class MemoryStore implements Store {
     this.#closed = true;
     return Promise.resolve();
   }
-}
-
-/** How many snapshots of an ascending list have timestamp ≤ `t` (binary search). */
-function countAtMost(list: readonly MarketSnapshot[], t: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid].timestamp <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function stateId(kind: string, partition: number, key: string): string {
